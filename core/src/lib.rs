@@ -1,0 +1,6 @@
+//! sealtrail-core: everything the agent side and the server share.
+
+/// The crate version, shared by every binding.
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
