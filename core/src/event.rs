@@ -1,0 +1,769 @@
+//! The event model: the fields an agent records, their rules, and parsing
+//! with limits. The canonical bytes of an [`Event`] (see `jcs` and
+//! `docs/chain-spec.md`) are what `content_hash` covers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Largest integer every language reproduces exactly (2^53 - 1). Integer
+/// fields above it would not survive RFC 8785's IEEE-754 number model.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Default per-event size limit (canonical bytes): 256 KiB.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024;
+/// Default JSON nesting depth limit.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+/// Longest identifier (agent, actor, session, trace, parent) in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+/// Longest `name` in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Limits applied when parsing and sealing events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum size of one event, in bytes of JSON (input) and canonical form.
+    pub max_event_bytes: usize,
+    /// Maximum nesting depth of arrays and objects, the event object included.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// The kind of thing that happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    Request,
+    ModelCall,
+    ToolCall,
+    ToolResult,
+    Response,
+    Error,
+    Decision,
+    Custom,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 8] = [
+        EventType::Request,
+        EventType::ModelCall,
+        EventType::ToolCall,
+        EventType::ToolResult,
+        EventType::Response,
+        EventType::Error,
+        EventType::Decision,
+        EventType::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Request => "request",
+            EventType::ModelCall => "model_call",
+            EventType::ToolCall => "tool_call",
+            EventType::ToolResult => "tool_result",
+            EventType::Response => "response",
+            EventType::Error => "error",
+            EventType::Decision => "decision",
+            EventType::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        EventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown event type {s:?}; expected one of request, model_call, tool_call, \
+                     tool_result, response, error, decision, custom"
+                ))
+            })
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Error| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// A ULID made by the client: the idempotency key and the time order.
+/// Always serialised in its canonical 26-character upper-case form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub ulid::Ulid);
+
+static ULID_GEN: Mutex<Option<ulid::Generator>> = Mutex::new(None);
+
+impl EventId {
+    /// A new id, monotonic within this process (two ids made in the same
+    /// millisecond still sort in the order they were made).
+    pub fn generate() -> Self {
+        if let Ok(mut guard) = ULID_GEN.lock() {
+            let gen = guard.get_or_insert_with(ulid::Generator::new);
+            if let Ok(id) = gen.generate() {
+                return EventId(id);
+            }
+        }
+        EventId(ulid::Ulid::new())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for EventId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let id = ulid::Ulid::from_string(s).map_err(|e| {
+            Error::invalid(format!(
+                "id {s:?} is not a ULID ({e}); use 26 Crockford base32 characters"
+            ))
+        })?;
+        if id.to_string() != s {
+            return Err(Error::invalid(format!(
+                "id {s:?} must be written in canonical upper case ({id})"
+            )));
+        }
+        Ok(EventId(id))
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Error| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// A UTC instant with microsecond precision, written as RFC 3339 with exactly
+/// six fractional digits and `Z`: `2026-11-23T11:33:40.123456Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
+
+/// 1970-01-01T00:00:00.000000Z .. 9999-12-31T23:59:59.999999Z
+const TS_MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp(chrono::Utc::now().timestamp_micros())
+    }
+    /// From microseconds since the Unix epoch.
+    pub fn from_micros(us: i64) -> Result<Self> {
+        if !(0..=TS_MAX_MICROS).contains(&us) {
+            return Err(Error::invalid(format!(
+                "timestamp {us} µs is outside 1970-01-01..9999-12-31"
+            )));
+        }
+        Ok(Timestamp(us))
+    }
+    pub fn as_micros(self) -> i64 {
+        self.0
+    }
+    pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_micros(self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_chrono().format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(format!(
+                "ts {s:?} must be RFC 3339 UTC with exactly six fractional digits, \
+                 e.g. 2026-11-23T11:33:40.123456Z"
+            ))
+        };
+        let b = s.as_bytes();
+        if b.len() != 27 || b[26] != b'Z' || b[19] != b'.' {
+            return Err(bad());
+        }
+        let dt = chrono::NaiveDateTime::parse_from_str(&s[..26], "%Y-%m-%dT%H:%M:%S%.6f")
+            .map_err(|_| bad())?;
+        let ts = Timestamp::from_micros(dt.and_utc().timestamp_micros())?;
+        if ts.to_string() != s {
+            return Err(bad());
+        }
+        Ok(ts)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Error| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// The outcome of a human or policy decision about a side-effecting action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionOutcome {
+    Approved,
+    Denied,
+    Escalated,
+}
+
+impl DecisionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::Approved => "approved",
+            DecisionOutcome::Denied => "denied",
+            DecisionOutcome::Escalated => "escalated",
+        }
+    }
+}
+
+/// Who approved, denied or escalated what, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub outcome: DecisionOutcome,
+    /// The human or policy that decided (`"alice@ops"`, `"policy:refund-limit"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A failure: exception type, message and (redacted) stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// Token counts of a model call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<u64>,
+}
+
+/// One audit event, as the client makes it. `None` fields are absent from
+/// the canonical form (an explicit JSON `null` reads as absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub id: EventId,
+    pub ts: Timestamp,
+    pub agent_id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// Tool or model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// SHA-256 (lower-case hex) of the canonical prompt, taken before redaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    /// Decimal string, never a float: `"0.0123"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// PII types found by redaction and their counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii: Option<BTreeMap<String, u64>>,
+    /// Free JSON object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<Map<String, Value>>,
+}
+
+impl Event {
+    /// A new event of `kind` for `agent_id`, with a fresh id and the current time.
+    pub fn new(kind: EventType, agent_id: impl Into<String>) -> Self {
+        Event {
+            id: EventId::generate(),
+            ts: Timestamp::now(),
+            agent_id: agent_id.into(),
+            kind,
+            actor_id: None,
+            session_id: None,
+            trace_id: None,
+            parent_id: None,
+            name: None,
+            prompt_hash: None,
+            inputs: None,
+            outputs: None,
+            decision: None,
+            error: None,
+            tokens: None,
+            cost_usd: None,
+            latency_ms: None,
+            pii: None,
+            attrs: None,
+        }
+    }
+
+    /// Parses one event from JSON bytes, checking size, UTF-8, depth, shape
+    /// and field rules, with an error that names what was wrong.
+    pub fn from_slice(bytes: &[u8], limits: &Limits) -> Result<Self> {
+        let value = parse_json_limited(bytes, limits)?;
+        Event::from_value(value, limits)
+    }
+
+    /// Builds an event from parsed JSON and validates it.
+    pub fn from_value(value: Value, limits: &Limits) -> Result<Self> {
+        if !value.is_object() {
+            return Err(Error::new(
+                ErrorKind::MalformedJson,
+                "an event must be a JSON object",
+            ));
+        }
+        let event: Event =
+            serde_json::from_value(value).map_err(|e| Error::invalid(e.to_string()))?;
+        event.validate(limits)?;
+        Ok(event)
+    }
+
+    /// Checks every field rule that the types alone do not.
+    pub fn validate(&self, limits: &Limits) -> Result<()> {
+        check_text("agent_id", &self.agent_id, MAX_ID_BYTES, true)?;
+        for (field, v) in [
+            ("actor_id", &self.actor_id),
+            ("session_id", &self.session_id),
+            ("trace_id", &self.trace_id),
+            ("parent_id", &self.parent_id),
+        ] {
+            if let Some(v) = v {
+                check_text(field, v, MAX_ID_BYTES, true)?;
+            }
+        }
+        if let Some(name) = &self.name {
+            check_text("name", name, MAX_NAME_BYTES, false)?;
+        }
+        if let Some(h) = &self.prompt_hash {
+            if h.len() != 64 || !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(Error::invalid(
+                    "prompt_hash must be 64 lower-case hex characters (SHA-256)",
+                ));
+            }
+        }
+        if let Some(c) = &self.cost_usd {
+            check_decimal(c)?;
+        }
+        if let Some(t) = &self.tokens {
+            check_safe_int("tokens.input", t.input)?;
+            check_safe_int("tokens.output", t.output)?;
+        }
+        check_safe_int("latency_ms", self.latency_ms)?;
+        if let Some(pii) = &self.pii {
+            for (k, v) in pii {
+                check_text("pii key", k, MAX_NAME_BYTES, true)?;
+                check_safe_int("pii count", Some(*v))?;
+            }
+        }
+        // The event object itself is depth 1; values inside start at 2.
+        for (field, v) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+            if let Some(v) = v {
+                check_depth(field, v, 2, limits.max_depth)?;
+            }
+        }
+        if let Some(attrs) = &self.attrs {
+            for v in attrs.values() {
+                check_depth("attrs", v, 3, limits.max_depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The event as a JSON value (absent fields left out).
+    pub fn to_value(&self) -> Value {
+        // Serialising these types cannot fail: every map key is a string.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// RFC 8785 canonical bytes of the event: what `content_hash` covers.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        crate::jcs::to_vec(&self.to_value())
+    }
+
+    /// SHA-256 of the canonical bytes.
+    pub fn content_hash(&self) -> crate::hash::Hash {
+        crate::hash::sha256(&self.canonical_bytes())
+    }
+
+    /// Canonicalises, checks the size limit and hashes: the form that is
+    /// sent to the server and written to the ledger.
+    pub fn seal(self, limits: &Limits) -> Result<SealedEvent> {
+        let canonical = self.canonical_bytes();
+        if canonical.len() > limits.max_event_bytes {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "event {} is {} bytes in canonical form, over the limit of {} bytes; \
+                     record less (capture_result=False) or raise the limit",
+                    self.id,
+                    canonical.len(),
+                    limits.max_event_bytes
+                ),
+            ));
+        }
+        let content_hash = crate::hash::sha256(&canonical);
+        Ok(SealedEvent {
+            event: self,
+            content_hash,
+        })
+    }
+}
+
+/// An event with the SHA-256 of its canonical form, as sent in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedEvent {
+    pub event: Event,
+    pub content_hash: crate::hash::Hash,
+}
+
+impl SealedEvent {
+    /// Recomputes the content hash and refuses a mismatch.
+    pub fn check(&self) -> Result<()> {
+        let actual = self.event.content_hash();
+        if actual != self.content_hash {
+            return Err(Error::new(
+                ErrorKind::HashMismatch,
+                format!(
+                    "content_hash of event {} is {} but its canonical form hashes to {}; \
+                     compute it over the RFC 8785 form described in docs/chain-spec.md",
+                    self.event.id, self.content_hash, actual
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_text(field: &str, v: &str, max: usize, non_empty: bool) -> Result<()> {
+    if non_empty && v.is_empty() {
+        return Err(Error::invalid(format!("{field} must not be empty")));
+    }
+    if v.len() > max {
+        return Err(Error::invalid(format!(
+            "{field} is {} bytes, over the limit of {max}",
+            v.len()
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_safe_int(field: &str, v: Option<u64>) -> Result<()> {
+    match v {
+        Some(n) if n > MAX_SAFE_INTEGER => Err(Error::invalid(format!(
+            "{field} = {n} is above 2^53-1, which JSON numbers cannot carry exactly"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A non-negative decimal with no exponent, no sign, no leading zeros:
+/// `0`, `12`, `0.0012`. Trailing zeros are kept as written.
+fn check_decimal(s: &str) -> Result<()> {
+    let bad = || {
+        Error::invalid(format!(
+            "cost_usd {s:?} must be a non-negative decimal string such as \"0.0123\" \
+             (no sign, exponent or leading zeros; never a float)"
+        ))
+    };
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    if int.is_empty()
+        || int.len() > 18
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || (int.len() > 1 && int.starts_with('0'))
+    {
+        return Err(bad());
+    }
+    if let Some(f) = frac {
+        if f.is_empty() || f.len() > 18 || !f.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+fn check_depth(field: &str, v: &Value, depth: usize, max: usize) -> Result<()> {
+    match v {
+        Value::Array(a) => {
+            if depth > max {
+                return Err(too_deep(field, max));
+            }
+            a.iter()
+                .try_for_each(|x| check_depth(field, x, depth + 1, max))
+        }
+        Value::Object(o) => {
+            if depth > max {
+                return Err(too_deep(field, max));
+            }
+            o.values()
+                .try_for_each(|x| check_depth(field, x, depth + 1, max))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn too_deep(field: &str, max: usize) -> Error {
+    Error::new(
+        ErrorKind::TooDeep,
+        format!("{field} nests deeper than {max} levels; flatten it or raise the depth limit"),
+    )
+}
+
+/// Parses JSON bytes after checking size, UTF-8 and nesting depth, so that
+/// hostile input is refused before the parser recurses into it.
+pub fn parse_json_limited(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    if bytes.len() > limits.max_event_bytes {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "event is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                limits.max_event_bytes
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidUtf8,
+            format!(
+                "invalid UTF-8 at byte {}; send text as UTF-8",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let depth = json_depth(text.as_bytes());
+    if depth > limits.max_depth {
+        return Err(too_deep("event", limits.max_depth));
+    }
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(ErrorKind::MalformedJson, format!("malformed JSON: {e}")))
+}
+
+/// Maximum nesting depth of JSON text, without parsing it (strings skipped).
+pub fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> String {
+        r#"{"id":"01JD0000000000000000000000","ts":"2026-11-23T11:33:40.123456Z","agent_id":"a","type":"request"}"#.to_string()
+    }
+
+    #[test]
+    fn parses_minimal_and_round_trips() {
+        let e = Event::from_slice(minimal().as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(e.kind, EventType::Request);
+        assert_eq!(e.ts.to_string(), "2026-11-23T11:33:40.123456Z");
+        assert_eq!(
+            String::from_utf8(e.canonical_bytes()).unwrap(),
+            r#"{"agent_id":"a","id":"01JD0000000000000000000000","ts":"2026-11-23T11:33:40.123456Z","type":"request"}"#
+        );
+    }
+
+    fn err_of(json: &str) -> Error {
+        Event::from_slice(json.as_bytes(), &Limits::default()).unwrap_err()
+    }
+
+    #[test]
+    fn clear_errors() {
+        let e = err_of(
+            r#"{"id":"01JD0000000000000000000000","ts":"2026-11-23T11:33:40.123456Z","type":"request"}"#,
+        );
+        assert!(e.message().contains("agent_id"), "{e}");
+        let e = err_of(&minimal().replace("request", "launch"));
+        assert!(e.message().contains("unknown event type"), "{e}");
+        let e = err_of(&minimal().replace("\"type\"", "\"colour\":1,\"type\""));
+        assert!(e.message().contains("unknown field"), "{e}");
+        let e = err_of(&minimal().replace(".123456Z", "Z"));
+        assert!(e.message().contains("six fractional digits"), "{e}");
+        let e = err_of(&minimal().replace(".123456Z", ".123456+01:00"));
+        assert!(e.message().contains("RFC 3339"), "{e}");
+        let e = err_of(&minimal().replace("01JD", "01jd"));
+        assert!(e.message().contains("upper case"), "{e}");
+        let e = err_of(&minimal().replace("}", ",\"cost_usd\":0.5}"));
+        assert_eq!(e.kind(), ErrorKind::InvalidEvent);
+        for bad in ["-1", "01", "1.", ".5", "1e3", "+1", ""] {
+            let e = err_of(&minimal().replace("}", &format!(",\"cost_usd\":\"{bad}\"}}")));
+            assert!(e.message().contains("decimal"), "{bad}: {e}");
+        }
+        let e = err_of(&minimal().replace("}", ",\"latency_ms\":9007199254740993}"));
+        assert!(e.message().contains("2^53"), "{e}");
+        let e = err_of("[1,2]");
+        assert_eq!(e.kind(), ErrorKind::MalformedJson);
+        let e = err_of("{\"id\":");
+        assert_eq!(e.kind(), ErrorKind::MalformedJson);
+    }
+
+    #[test]
+    fn invalid_utf8_named() {
+        let mut b = minimal().into_bytes();
+        b[45] = 0xff;
+        let e = Event::from_slice(&b, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidUtf8);
+        assert!(e.message().contains("byte 45"), "{e}");
+    }
+
+    #[test]
+    fn size_and_depth_limits() {
+        let limits = Limits {
+            max_event_bytes: 200,
+            max_depth: 4,
+        };
+        let big = minimal().replace("}", &format!(",\"name\":\"{}\"}}", "x".repeat(300)));
+        assert_eq!(
+            Event::from_slice(big.as_bytes(), &limits)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TooLarge
+        );
+        let deep = minimal().replace("}", ",\"inputs\":{\"a\":[[[1]]]}}");
+        assert_eq!(
+            Event::from_slice(deep.as_bytes(), &limits)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TooDeep
+        );
+        let ok = minimal().replace("}", ",\"inputs\":{\"a\":[[1]]}}");
+        Event::from_slice(ok.as_bytes(), &limits).unwrap();
+        // A hostile 10,000-deep document is refused before parsing.
+        let hostile = "[".repeat(10_000);
+        assert_eq!(
+            Event::from_slice(hostile.as_bytes(), &Limits::default())
+                .unwrap_err()
+                .kind(),
+            ErrorKind::TooDeep
+        );
+    }
+
+    #[test]
+    fn seal_checks_size_and_hash() {
+        let mut e = Event::new(EventType::ToolCall, "agent-1");
+        e.inputs = Some(serde_json::json!({"q": "x".repeat(1000)}));
+        let limits = Limits {
+            max_event_bytes: 500,
+            max_depth: 64,
+        };
+        assert_eq!(
+            e.clone().seal(&limits).unwrap_err().kind(),
+            ErrorKind::TooLarge
+        );
+        let mut sealed = e.seal(&Limits::default()).unwrap();
+        sealed.check().unwrap();
+        sealed.event.name = Some("edited".into());
+        assert_eq!(sealed.check().unwrap_err().kind(), ErrorKind::HashMismatch);
+    }
+
+    #[test]
+    fn ids_are_monotonic() {
+        let a = EventId::generate();
+        let b = EventId::generate();
+        assert!(a < b);
+    }
+}
