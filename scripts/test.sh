@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the project. With DATABASE_URL unset, starts a throwaway
+# PostgreSQL cluster under target/ for the server tests and removes it after.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh rust       one part: rust | vectors | python | node
+#
+# Environment: SEALTRAIL_TEST_FULL=1 runs the full-size fault suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PARTS=("$@")
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+want() { local p; for p in "${PARTS[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  # shellcheck source=lib/pg.sh
+  source scripts/lib/pg.sh
+  step "starting a throwaway PostgreSQL cluster"
+  pg_throwaway_start
+  echo "DATABASE_URL=$DATABASE_URL"
+fi
+
+if want rust; then
+  step "Rust: cargo test --workspace"
+  cargo test --workspace --locked 2>&1
+fi
+
+if want vectors; then
+  step "Chain vectors: independent Python verifier (standard library only)"
+  python3 tests/python/verify_vectors.py
+fi
+
+VENV="$ROOT/target/venv"
+if want python; then
+  step "Python package: pip install . into $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  [ -f bindings-python/requirements-dev.txt ] && "$VENV/bin/python" -m pip install -q -r bindings-python/requirements-dev.txt
+  "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps .
+  "$VENV/bin/python" -c "import sealtrail; print('sealtrail', sealtrail.version(), 'imports')"
+  if [ -d bindings-python/tests ]; then
+    "$VENV/bin/python" -m pytest -q bindings-python/tests
+  fi
+fi
+
+if want node; then
+  step "Node package: npm install && npm run build"
+  npm install --no-audit --no-fund --loglevel=error
+  npm run build
+  node -e "const s = require('./'); console.log('sealtrail', s.version(), 'loads')"
+  if [ -d bindings-node/test ]; then
+    npm test
+  fi
+fi
+
+step "all tests passed"
