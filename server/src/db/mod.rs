@@ -26,7 +26,15 @@ const MIGRATION_LOCK: i64 = 0x5ea1_7a11_0001;
 /// A pool whose connections all `SET ROLE` to `role` (when given), so the
 /// server works with the restricted role's privileges only.
 pub async fn connect(url: &str, role: Option<&str>, max: u32) -> Result<PgPool, sqlx::Error> {
-    let opts: PgConnectOptions = url.parse()?;
+    connect_with(url.parse()?, role, max).await
+}
+
+/// [`connect`] with parsed options.
+pub async fn connect_with(
+    opts: PgConnectOptions,
+    role: Option<&str>,
+    max: u32,
+) -> Result<PgPool, sqlx::Error> {
     let role = match role {
         Some(r) if !r.is_empty() => {
             if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -59,7 +67,12 @@ pub async fn connect(url: &str, role: Option<&str>, max: u32) -> Result<PgPool, 
 /// Applies pending migrations on one connection of the owner, under an
 /// advisory lock. Returns the versions applied now.
 pub async fn migrate(url: &str) -> Result<Vec<i64>, sqlx::Error> {
-    let mut conn = PgConnection::connect(url).await?;
+    migrate_with(&url.parse()?).await
+}
+
+/// [`migrate`] with parsed options.
+pub async fn migrate_with(opts: &PgConnectOptions) -> Result<Vec<i64>, sqlx::Error> {
+    let mut conn = PgConnection::connect_with(opts).await?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(MIGRATION_LOCK)
         .execute(&mut conn)
