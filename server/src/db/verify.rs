@@ -71,7 +71,9 @@ pub async fn verify_chain(
         if let Err(first) = v.push(&rec) {
             // The verifier knows only the links seen so far; a prev_hash that
             // points at a later link means reordering, not forgery.
-            let brk = if first.reason == BreakReason::Forged && rec.seq <= head.head_seq {
+            let prev_unknown = matches!(first.reason, BreakReason::Forged | BreakReason::Edited)
+                && rec.seq <= head.head_seq;
+            let brk = if prev_unknown {
                 let exists = link_exists(pool, org_id, &head.agent_id, &rec.prev_hash).await?;
                 match v.push_with(&rec, |_| exists) {
                     Err(b) => b,
