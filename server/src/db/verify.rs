@@ -91,7 +91,7 @@ pub async fn verify_chain(
             return Ok(Err(brk));
         }
         n += 1;
-        if n % 10_000 == 0 {
+        if n.is_multiple_of(10_000) {
             progress(n);
         }
     }

@@ -125,14 +125,13 @@ fn stream_export(
         while let Some(r) = rrx.recv().await {
             buf.push_str(&format_line(format, &r));
             n += 1;
-            if buf.len() >= 60 * 1024 {
-                if tx
+            if buf.len() >= 60 * 1024
+                && tx
                     .send(Bytes::from(std::mem::take(&mut buf)))
                     .await
                     .is_err()
-                {
-                    return;
-                }
+            {
+                return;
             }
         }
         if !buf.is_empty() {
