@@ -158,6 +158,15 @@ impl Verifier {
         }
     }
 
+    /// Starts the walk after link `seq` whose hash is `hash`: for a chain
+    /// whose first links were removed by retention (the store records where
+    /// the remaining chain begins). `seq` 0 with `Hash::ZERO` is a whole chain.
+    pub fn with_base(mut self, seq: u64, hash: Hash) -> Self {
+        self.next_seq = seq + 1;
+        self.prev = hash;
+        self
+    }
+
     pub fn chain(&self) -> &ChainId {
         &self.chain
     }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod event;
 pub mod hash;
 pub mod jcs;
+pub mod wire;
 
 pub use chain::{BreakReason, ChainBreak, ChainId, ChainRecord, Verified, Verifier};
 pub use error::{Error, ErrorKind, Result};

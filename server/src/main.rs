@@ -1,6 +1,19 @@
-//! The `sealtrail` command: server, migrations, keys, verification, export.
+//! The `sealtrail` command: server, migrations, keys, verification, export,
+//! retention. Each subcommand is one enum variant.
 
-use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use sealtrail_core::Limits;
+use sealtrail_server::auth::Role;
+use sealtrail_server::config::{ServerConfig, DEFAULT_DB_ROLE};
+use sealtrail_server::db;
+use sealtrail_server::http::export::{format_line, Format, CSV_HEADER};
+use sealtrail_server::http::verify::chain_line;
+use sealtrail_server::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -13,15 +26,366 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "SEALTRAIL_DATABASE_URL")]
+    database_url: String,
+    /// Role every connection switches to (SET ROLE); "" for none.
+    #[arg(long, env = "SEALTRAIL_DB_ROLE", default_value = DEFAULT_DB_ROLE)]
+    db_role: String,
+    /// Pool size.
+    #[arg(long, env = "SEALTRAIL_MAX_CONNECTIONS", default_value_t = 16)]
+    max_connections: u32,
+}
+
+impl DbArgs {
+    async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
+        db::connect(
+            &self.database_url,
+            Some(&self.db_role),
+            self.max_connections,
+        )
+        .await
+        .context("connecting to PostgreSQL")
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API (applies pending migrations first).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on.
+        #[arg(long, env = "SEALTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Do not apply migrations on start (the login may lack the privileges).
+        #[arg(long)]
+        no_migrate: bool,
+        /// Largest event, bytes of canonical JSON.
+        #[arg(long, env = "SEALTRAIL_MAX_EVENT_BYTES", default_value_t = sealtrail_core::event::DEFAULT_MAX_EVENT_BYTES)]
+        max_event_bytes: usize,
+        /// Deepest nesting of an event's JSON.
+        #[arg(long, env = "SEALTRAIL_MAX_DEPTH", default_value_t = sealtrail_core::event::DEFAULT_MAX_DEPTH)]
+        max_depth: usize,
+    },
+    /// Apply pending migrations (run as the database owner).
+    Migrate {
+        #[arg(long, env = "SEALTRAIL_DATABASE_URL")]
+        database_url: String,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verify chains from the database: every organisation, or one.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Organisation name.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this agent's chain (needs --org).
+        #[arg(long, requires = "org")]
+        agent: Option<String>,
+    },
+    /// Export an organisation's events (oldest first).
+    Export {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Retention: drop whole partitions past every policy and not held.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Print the version.
     Version,
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key (and the organisation if missing); prints the key once.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Drop the partitions that may go; say why the others stay.
+    Run {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set an organisation's retention policy in days ("none" keeps forever).
+    Set {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        days: String,
+    },
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEALTRAIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(cli.command))
+}
+
+async fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
         Command::Version => println!("sealtrail {}", sealtrail_core::version()),
+        Command::Migrate { database_url } => {
+            let done = db::migrate(&database_url).await.context("migrating")?;
+            println!("applied migrations: {done:?}");
+        }
+        Command::Serve {
+            db: dba,
+            listen,
+            no_migrate,
+            max_event_bytes,
+            max_depth,
+        } => {
+            let cfg = ServerConfig {
+                database_url: dba.database_url.clone(),
+                listen,
+                db_role: Some(dba.db_role.clone()).filter(|r| !r.is_empty()),
+                max_connections: dba.max_connections,
+                limits: Limits {
+                    max_event_bytes,
+                    max_depth,
+                },
+                migrate: !no_migrate,
+            };
+            serve(cfg, &dba).await?;
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    db: dba,
+                    org,
+                    role,
+                    name,
+                },
+        } => {
+            let pool = dba.pool().await?;
+            let org_id = db::keys::org_by_name(&pool, &org).await?;
+            let k = db::keys::create(&pool, org_id, role, name.as_deref()).await?;
+            eprintln!("organisation {org} ({org_id}); key {} with role {role}. Store the key now: it is not shown again.", k.info.id);
+            println!("{}", k.key);
+        }
+        Command::Verify {
+            db: dba,
+            org,
+            agent,
+        } => verify(&dba, org, agent).await?,
+        Command::Export {
+            db: dba,
+            org,
+            format,
+            agent,
+            actor,
+            out,
+        } => {
+            let pool = dba.pool().await?;
+            let format = Format::parse(Some(&format)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let org_id = find_org(&pool, &org).await?;
+            let filter = db::events::Filter {
+                agent_id: agent,
+                actor_id: actor,
+                ..Default::default()
+            };
+            let mut w: Box<dyn Write + Send> = match out {
+                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(&p)?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            if format == Format::Csv {
+                w.write_all(CSV_HEADER.as_bytes())?;
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            let task =
+                tokio::spawn(
+                    async move { db::events::export_to(&pool, org_id, &filter, tx).await },
+                );
+            let mut n = 0u64;
+            while let Some(r) = rx.recv().await {
+                w.write_all(format_line(format, &r).as_bytes())?;
+                n += 1;
+            }
+            w.flush()?;
+            task.await??;
+            eprintln!("exported {n} events");
+        }
+        Command::Retention {
+            command: RetentionCommand::Run { db: dba, dry_run },
+        } => {
+            let pool = dba.pool().await?;
+            for a in db::retention_run(&pool, dry_run).await? {
+                println!("{}\t{}\t{}", a.partition, a.action, a.reason);
+            }
+        }
+        Command::Retention {
+            command: RetentionCommand::Set { db: dba, org, days },
+        } => {
+            let pool = dba.pool().await?;
+            let org_id = find_org(&pool, &org).await?;
+            let days = match days.as_str() {
+                "none" | "forever" => None,
+                d => Some(
+                    d.parse::<i32>()
+                        .context("--days is a number of days or none")?,
+                ),
+            };
+            db::set_retention(&pool, org_id, days).await?;
+            println!(
+                "retention of {org}: {}",
+                days.map(|d| format!("{d} days"))
+                    .unwrap_or("forever".into())
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn find_org(pool: &sqlx::PgPool, name: &str) -> anyhow::Result<uuid::Uuid> {
+    let orgs = db::events::organizations(pool).await?;
+    match orgs.into_iter().find(|(_, n)| n == name) {
+        Some((id, _)) => Ok(id),
+        None => bail!("no organisation named {name:?}"),
+    }
+}
+
+async fn serve(cfg: ServerConfig, dba: &DbArgs) -> anyhow::Result<()> {
+    if cfg.migrate {
+        let done = db::migrate(&cfg.database_url).await.context(
+            "applying migrations (run `sealtrail migrate` as the owner, or pass --no-migrate)",
+        )?;
+        if !done.is_empty() {
+            tracing::info!(target: "sealtrail::db", ?done, "migrations applied");
+        }
+    }
+    let pool = dba.pool().await?;
+    let pending = db::pending_migrations(&pool).await?;
+    if !pending.is_empty() {
+        bail!(
+            "migrations {pending:?} are not applied; run `sealtrail migrate` as the database owner"
+        );
+    }
+    db::ensure_partitions_ahead(&pool, 2).await?;
+    // Maintenance: keep partitions made ahead.
+    let mpool = pool.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            match db::ensure_partitions_ahead(&mpool, 2).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "sealtrail::db", made = n, "partitions created ahead")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "sealtrail::db", error = %e, "partition maintenance failed")
+                }
+            }
+        }
+    });
+    let state = AppState::new(pool, cfg.limits);
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(target: "sealtrail::http", listen = %cfg.listen, "serving");
+    axum::serve(listener, sealtrail_server::app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+async fn verify(dba: &DbArgs, org: Option<String>, agent: Option<String>) -> anyhow::Result<()> {
+    let pool = dba.pool().await?;
+    let orgs = match &org {
+        Some(name) => vec![(find_org(&pool, name).await?, name.clone())],
+        None => db::events::organizations(&pool).await?,
+    };
+    let started = Instant::now();
+    let (mut total, mut broken) = (0u64, 0u64);
+    for (org_id, name) in orgs {
+        let heads = db::events::chains(&pool, org_id, agent.as_deref()).await?;
+        if agent.is_some() && heads.is_empty() {
+            bail!("no chain for that agent in {name}");
+        }
+        for head in &heads {
+            let label = format!("{name}/{}", head.agent_id);
+            let r = db::verify::verify_chain(&pool, org_id, head, |n| {
+                let rate = (total + n) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprint!(
+                    "\r{label}: {n}/{} events ({rate:.0} events/s)   ",
+                    head.head_seq - head.base_seq
+                );
+            })
+            .await?;
+            eprintln!();
+            match &r {
+                Ok(v) => total += v.count,
+                Err(_) => broken += 1,
+            }
+            println!(
+                "{}",
+                serde_json::json!({"org": name, "line": chain_line(&head.agent_id, &r)})
+            );
+        }
+        if agent.is_none() {
+            for a in db::verify::headless_agents(&pool, org_id).await? {
+                broken += 1;
+                println!(
+                    "{}",
+                    serde_json::json!({"org": name, "agent_id": a, "ok": false, "reason": "forged",
+                    "detail": "events stored for an agent that has no chain head"})
+                );
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "verified {total} events in {secs:.2} s ({:.0} events/s); {broken} broken chain(s)",
+        total as f64 / secs.max(1e-9)
+    );
+    if broken > 0 {
+        std::process::exit(2);
     }
     Ok(())
 }

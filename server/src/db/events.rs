@@ -1,0 +1,687 @@
+//! Storing events (chained, under the chain head's row lock) and reading
+//! them back (filters, cursor pages, by id, export streams).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use sealtrail_core::chain::link_hash;
+use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Tokens};
+use sealtrail_core::hash::Hash;
+use sealtrail_core::wire::Receipt;
+use sealtrail_core::{Event, EventId, Timestamp};
+use serde::Serialize;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+/// A validated event waiting to be chained, with its batch position.
+pub struct NewEvent {
+    pub index: usize,
+    pub event: Event,
+    pub content_hash: Hash,
+}
+
+/// What happened to one event of a batch.
+pub enum Outcome {
+    Stored(Receipt),
+    /// The id was stored before with other content.
+    IdReused {
+        index: usize,
+        id: EventId,
+    },
+}
+
+pub fn uuid_of(id: EventId) -> Uuid {
+    Uuid::from_u128(id.0 .0)
+}
+
+pub fn event_id_of(u: Uuid) -> EventId {
+    EventId(ulid::Ulid(u.as_u128()))
+}
+
+fn ts_of(t: Timestamp) -> DateTime<Utc> {
+    t.to_chrono()
+}
+
+fn json_text<T: Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref().and_then(|v| serde_json::to_string(v).ok())
+}
+
+struct Head {
+    seq: u64,
+    hash: Hash,
+}
+
+/// Stores a batch for one organisation: dedupes by id, chains each agent's
+/// events after its head (rows locked in agent order, so batches never
+/// deadlock or fork), and inserts all rows with one statement per table.
+/// Returns one outcome per event, in input order.
+pub async fn ingest(
+    pool: &PgPool,
+    org_id: Uuid,
+    key_id: Uuid,
+    events: &[NewEvent],
+) -> Result<Vec<(usize, Outcome)>, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match ingest_once(pool, org_id, key_id, events).await {
+            Ok(Some(out)) => return Ok(out),
+            // A concurrent batch stored one of our ids under another agent
+            // between our check and our insert: the retry sees it as a replay.
+            Ok(None) if attempt < 5 => continue,
+            Ok(None) => {
+                return Err(sqlx::Error::Protocol(
+                    "event ids kept colliding with concurrent batches".into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn ingest_once(
+    pool: &PgPool,
+    org_id: Uuid,
+    key_id: Uuid,
+    events: &[NewEvent],
+) -> Result<Option<Vec<(usize, Outcome)>>, sqlx::Error> {
+    let org_text = org_id.to_string();
+    let key_text = key_id.to_string();
+    let agents: Vec<String> = events
+        .iter()
+        .map(|e| e.event.agent_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    let mut tx = pool.begin().await?;
+    let mut heads = lock_heads(&mut tx, org_id, &agents).await?;
+    if heads.len() < agents.len() {
+        let missing: Vec<&String> = agents.iter().filter(|a| !heads.contains_key(*a)).collect();
+        sqlx::query(
+            "INSERT INTO chain_heads (org_id, agent_id, seq, hash)
+             SELECT $1, a, 0, $3 FROM unnest($2::text[]) AS a ORDER BY a
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(org_id)
+        .bind(&missing)
+        .bind(&Hash::ZERO.0[..])
+        .execute(&mut *tx)
+        .await?;
+        heads = lock_heads(&mut tx, org_id, &agents).await?;
+    }
+
+    // Replays: ids this org already stored.
+    let ids: Vec<Uuid> = events.iter().map(|e| uuid_of(e.event.id)).collect();
+    let rows = sqlx::query(
+        "SELECT id, seq, hash, content_hash FROM event_ids WHERE org_id = $1 AND id = ANY($2)",
+    )
+    .bind(org_id)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut known: HashMap<Uuid, (u64, Hash, Hash)> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let seq: i64 = r.try_get(1)?;
+        known.insert(
+            r.try_get(0)?,
+            (seq as u64, hash_col(r, 2)?, hash_col(r, 3)?),
+        );
+    }
+
+    let mut out = Vec::with_capacity(events.len());
+    let mut cols = Columns::with_capacity(events.len());
+    for (ne, uid) in events.iter().zip(&ids) {
+        if let Some((seq, hash, content)) = known.get(uid) {
+            if *content == ne.content_hash {
+                out.push((
+                    ne.index,
+                    Outcome::Stored(Receipt {
+                        id: ne.event.id,
+                        seq: *seq,
+                        hash: *hash,
+                        duplicate: true,
+                    }),
+                ));
+            } else {
+                out.push((
+                    ne.index,
+                    Outcome::IdReused {
+                        index: ne.index,
+                        id: ne.event.id,
+                    },
+                ));
+            }
+            continue;
+        }
+        let head = heads
+            .get_mut(&ne.event.agent_id)
+            .ok_or_else(|| sqlx::Error::Protocol("chain head vanished".into()))?;
+        let seq = head.seq + 1;
+        let hash = link_hash(
+            &org_text,
+            &ne.event.agent_id,
+            &key_text,
+            seq,
+            &head.hash,
+            &ne.content_hash,
+        );
+        cols.push(
+            &ne.event,
+            *uid,
+            seq as i64,
+            &ne.content_hash,
+            &head.hash,
+            &hash,
+        );
+        head.seq = seq;
+        head.hash = hash;
+        // A second copy of the same id later in this batch is a replay of this one.
+        known.insert(*uid, (seq, hash, ne.content_hash));
+        out.push((
+            ne.index,
+            Outcome::Stored(Receipt {
+                id: ne.event.id,
+                seq,
+                hash,
+                duplicate: false,
+            }),
+        ));
+    }
+
+    if !cols.id.is_empty() {
+        let inserted = sqlx::query(
+            "INSERT INTO event_ids (org_id, id, agent_id, seq, ts, hash, content_hash)
+             SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::timestamptz[], $6::bytea[], $7::bytea[])
+             ON CONFLICT (org_id, id) DO NOTHING",
+        )
+        .bind(org_id)
+        .bind(&cols.id)
+        .bind(&cols.agent_id)
+        .bind(&cols.seq)
+        .bind(&cols.ts)
+        .bind(&cols.hash)
+        .bind(&cols.content_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted != cols.id.len() as u64 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        cols.insert(&mut tx, org_id, key_id).await?;
+
+        let touched: Vec<&String> = agents.iter().filter(|a| heads[*a].seq > 0).collect();
+        let seqs: Vec<i64> = touched.iter().map(|a| heads[*a].seq as i64).collect();
+        let hashes: Vec<Vec<u8>> = touched.iter().map(|a| heads[*a].hash.0.to_vec()).collect();
+        sqlx::query(
+            "UPDATE chain_heads c SET seq = u.seq, hash = u.hash, updated_at = now()
+             FROM unnest($2::text[], $3::int8[], $4::bytea[]) AS u(agent_id, seq, hash)
+             WHERE c.org_id = $1 AND c.agent_id = u.agent_id AND c.seq <> u.seq",
+        )
+        .bind(org_id)
+        .bind(&touched)
+        .bind(&seqs)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(out))
+}
+
+async fn lock_heads(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    org_id: Uuid,
+    agents: &[String],
+) -> Result<BTreeMap<String, Head>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT agent_id, seq, hash FROM chain_heads
+         WHERE org_id = $1 AND agent_id = ANY($2) ORDER BY agent_id FOR UPDATE",
+    )
+    .bind(org_id)
+    .bind(agents)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut m = BTreeMap::new();
+    for r in &rows {
+        let seq: i64 = r.try_get(1)?;
+        m.insert(
+            r.try_get::<String, _>(0)?,
+            Head {
+                seq: seq as u64,
+                hash: hash_col(r, 2)?,
+            },
+        );
+    }
+    Ok(m)
+}
+
+pub fn hash_col(r: &PgRow, i: usize) -> Result<Hash, sqlx::Error> {
+    let b: Vec<u8> = r.try_get(i)?;
+    Hash::from_slice(&b).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
+}
+
+/// The rows of a batch, column by column, for one `INSERT ... SELECT FROM unnest(...)`.
+#[derive(Default)]
+struct Columns {
+    agent_id: Vec<String>,
+    seq: Vec<i64>,
+    id: Vec<Uuid>,
+    ts: Vec<DateTime<Utc>>,
+    kind: Vec<&'static str>,
+    actor_id: Vec<Option<String>>,
+    session_id: Vec<Option<String>>,
+    trace_id: Vec<Option<String>>,
+    parent_id: Vec<Option<String>>,
+    name: Vec<Option<String>>,
+    prompt_hash: Vec<Option<String>>,
+    inputs: Vec<Option<String>>,
+    outputs: Vec<Option<String>>,
+    decision_outcome: Vec<Option<&'static str>>,
+    decision_by: Vec<Option<String>>,
+    decision_reason: Vec<Option<String>>,
+    error_type: Vec<Option<String>>,
+    error_message: Vec<Option<String>>,
+    error_stack: Vec<Option<String>>,
+    tokens: Vec<Option<String>>,
+    cost_usd: Vec<Option<String>>,
+    latency_ms: Vec<Option<i64>>,
+    pii: Vec<Option<String>>,
+    attrs: Vec<Option<String>>,
+    content_hash: Vec<Vec<u8>>,
+    prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn with_capacity(_n: usize) -> Self {
+        Columns::default()
+    }
+
+    fn push(&mut self, e: &Event, id: Uuid, seq: i64, content: &Hash, prev: &Hash, hash: &Hash) {
+        self.agent_id.push(e.agent_id.clone());
+        self.seq.push(seq);
+        self.id.push(id);
+        self.ts.push(ts_of(e.ts));
+        self.kind.push(e.kind.as_str());
+        self.actor_id.push(e.actor_id.clone());
+        self.session_id.push(e.session_id.clone());
+        self.trace_id.push(e.trace_id.clone());
+        self.parent_id.push(e.parent_id.clone());
+        self.name.push(e.name.clone());
+        self.prompt_hash.push(e.prompt_hash.clone());
+        self.inputs.push(json_text(&e.inputs));
+        self.outputs.push(json_text(&e.outputs));
+        self.decision_outcome
+            .push(e.decision.as_ref().map(|d| d.outcome.as_str()));
+        self.decision_by
+            .push(e.decision.as_ref().and_then(|d| d.by.clone()));
+        self.decision_reason
+            .push(e.decision.as_ref().and_then(|d| d.reason.clone()));
+        self.error_type
+            .push(e.error.as_ref().map(|x| x.kind.clone()));
+        self.error_message
+            .push(e.error.as_ref().map(|x| x.message.clone()));
+        self.error_stack
+            .push(e.error.as_ref().and_then(|x| x.stack.clone()));
+        self.tokens.push(json_text(&e.tokens));
+        self.cost_usd.push(e.cost_usd.clone());
+        self.latency_ms.push(e.latency_ms.map(|v| v as i64));
+        self.pii.push(json_text(&e.pii));
+        self.attrs.push(json_text(&e.attrs));
+        self.content_hash.push(content.0.to_vec());
+        self.prev_hash.push(prev.0.to_vec());
+        self.hash.push(hash.0.to_vec());
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        org_id: Uuid,
+        key_id: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_events (org_id, api_key_id, agent_id, seq, id, ts, type, actor_id,
+                session_id, trace_id, parent_id, name, prompt_hash, inputs, outputs,
+                decision_outcome, decision_by, decision_reason, error_type, error_message,
+                error_stack, tokens, cost_usd, latency_ms, pii, attrs, content_hash, prev_hash, hash)
+             SELECT $1, $2, agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id,
+                name, prompt_hash, inputs::jsonb, outputs::jsonb, decision_outcome, decision_by,
+                decision_reason, error_type, error_message, error_stack, tokens::jsonb, cost_usd,
+                latency_ms, pii::jsonb, attrs::jsonb, content_hash, prev_hash, hash
+             FROM unnest($3::text[], $4::int8[], $5::uuid[], $6::timestamptz[], $7::text[],
+                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+                $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[], $25::text[],
+                $26::text[], $27::bytea[], $28::bytea[], $29::bytea[])
+             AS t(agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id, name,
+                prompt_hash, inputs, outputs, decision_outcome, decision_by, decision_reason,
+                error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, attrs,
+                content_hash, prev_hash, hash)",
+        )
+        .bind(org_id)
+        .bind(key_id)
+        .bind(&self.agent_id)
+        .bind(&self.seq)
+        .bind(&self.id)
+        .bind(&self.ts)
+        .bind(&self.kind)
+        .bind(&self.actor_id)
+        .bind(&self.session_id)
+        .bind(&self.trace_id)
+        .bind(&self.parent_id)
+        .bind(&self.name)
+        .bind(&self.prompt_hash)
+        .bind(&self.inputs)
+        .bind(&self.outputs)
+        .bind(&self.decision_outcome)
+        .bind(&self.decision_by)
+        .bind(&self.decision_reason)
+        .bind(&self.error_type)
+        .bind(&self.error_message)
+        .bind(&self.error_stack)
+        .bind(&self.tokens)
+        .bind(&self.cost_usd)
+        .bind(&self.latency_ms)
+        .bind(&self.pii)
+        .bind(&self.attrs)
+        .bind(&self.content_hash)
+        .bind(&self.prev_hash)
+        .bind(&self.hash)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The columns read back for an event, in the order `row_to_stored` expects.
+pub const SELECT_COLS: &str = "agent_id, seq, id, ts, type, actor_id, session_id, trace_id, \
+    parent_id, name, prompt_hash, inputs, outputs, decision_outcome, decision_by, \
+    decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, \
+    pii, attrs, content_hash, prev_hash, hash, api_key_id, received_at";
+
+/// An event as stored: the event rebuilt from its columns, and the chain fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub event: Event,
+    pub content_hash: Hash,
+    pub seq: u64,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+    pub api_key_id: Uuid,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored row whose columns no longer make a valid event (an edited type,
+/// a broken JSON field): verification reports the row as edited.
+#[derive(Debug)]
+pub struct BadRow {
+    pub seq: u64,
+    pub detail: String,
+}
+
+fn bad(seq: i64, what: impl std::fmt::Display) -> BadRow {
+    BadRow {
+        seq: seq as u64,
+        detail: format!("the stored columns no longer form a valid event: {what}"),
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    v: Option<serde_json::Value>,
+    seq: i64,
+    f: &str,
+) -> Result<Option<T>, BadRow> {
+    v.map(|v| serde_json::from_value(v).map_err(|e| bad(seq, format_args!("{f}: {e}"))))
+        .transpose()
+}
+
+/// Rebuilds the event and chain fields from a row selected with [`SELECT_COLS`].
+pub fn row_to_stored(r: &PgRow) -> Result<Result<StoredEvent, BadRow>, sqlx::Error> {
+    let seq: i64 = r.try_get(1)?;
+    let content_hash = hash_col(r, 24)?;
+    let prev_hash = hash_col(r, 25)?;
+    let hash = hash_col(r, 26)?;
+    let id: Uuid = r.try_get(2)?;
+    let ts: DateTime<Utc> = r.try_get(3)?;
+    let kind: String = r.try_get(4)?;
+    let outcome: Option<String> = r.try_get(13)?;
+    let error_type: Option<String> = r.try_get(16)?;
+    let latency: Option<i64> = r.try_get(21)?;
+    let built = (|| -> Result<Event, BadRow> {
+        let ts = Timestamp::from_micros(ts.timestamp_micros()).map_err(|e| bad(seq, e))?;
+        let kind = kind.parse().map_err(|e| bad(seq, e))?;
+        let decision = match outcome {
+            None => None,
+            Some(o) => Some(Decision {
+                outcome: serde_json::from_value::<DecisionOutcome>(serde_json::Value::String(o))
+                    .map_err(|e| bad(seq, format_args!("decision_outcome: {e}")))?,
+                by: r.try_get(14).map_err(|e| bad(seq, e))?,
+                reason: r.try_get(15).map_err(|e| bad(seq, e))?,
+            }),
+        };
+        let error = match error_type {
+            None => None,
+            Some(kind) => Some(ErrorInfo {
+                kind,
+                message: r
+                    .try_get::<Option<String>, _>(17)
+                    .map_err(|e| bad(seq, e))?
+                    .ok_or_else(|| bad(seq, "error_message is missing"))?,
+                stack: r.try_get(18).map_err(|e| bad(seq, e))?,
+            }),
+        };
+        let g =
+            |i: usize| -> Result<Option<String>, BadRow> { r.try_get(i).map_err(|e| bad(seq, e)) };
+        let j = |i: usize| -> Result<Option<serde_json::Value>, BadRow> {
+            r.try_get(i).map_err(|e| bad(seq, e))
+        };
+        Ok(Event {
+            id: event_id_of(id),
+            ts,
+            agent_id: r.try_get(0).map_err(|e| bad(seq, e))?,
+            kind,
+            actor_id: g(5)?,
+            session_id: g(6)?,
+            trace_id: g(7)?,
+            parent_id: g(8)?,
+            name: g(9)?,
+            prompt_hash: g(10)?,
+            inputs: j(11)?,
+            outputs: j(12)?,
+            decision,
+            error,
+            tokens: from_json::<Tokens>(j(19)?, seq, "tokens")?,
+            cost_usd: g(20)?,
+            latency_ms: match latency {
+                Some(v) if v < 0 => return Err(bad(seq, "latency_ms is negative")),
+                v => v.map(|v| v as u64),
+            },
+            pii: from_json(j(22)?, seq, "pii")?,
+            attrs: from_json(j(23)?, seq, "attrs")?,
+        })
+    })();
+    Ok(match built {
+        Err(b) => Err(b),
+        Ok(event) => Ok(StoredEvent {
+            event,
+            content_hash,
+            seq: seq as u64,
+            prev_hash,
+            hash,
+            api_key_id: r.try_get(27)?,
+            received_at: r.try_get(28)?,
+        }),
+    })
+}
+
+/// Filters of `GET /v1/events` and the exports.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub agent_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub session_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub decision: Option<String>,
+    pub has_pii: Option<bool>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub q: Option<String>,
+}
+
+/// A page position: the (ts, id) of the last event of the previous page.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    pub ts: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+fn push_filters(qb: &mut QueryBuilder<Postgres>, org_id: Uuid, f: &Filter) {
+    qb.push(" WHERE org_id = ").push_bind(org_id);
+    let eq = |qb: &mut QueryBuilder<Postgres>, col: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            qb.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+        }
+    };
+    eq(qb, "agent_id", &f.agent_id);
+    eq(qb, "actor_id", &f.actor_id);
+    eq(qb, "session_id", &f.session_id);
+    eq(qb, "trace_id", &f.trace_id);
+    eq(qb, "type", &f.kind);
+    eq(qb, "name", &f.name);
+    eq(qb, "decision_outcome", &f.decision);
+    if let Some(p) = f.has_pii {
+        qb.push(" AND has_pii = ").push_bind(p);
+    }
+    if let Some(t) = f.from {
+        qb.push(" AND ts >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        qb.push(" AND ts < ").push_bind(t);
+    }
+    if let Some(q) = &f.q {
+        qb.push(" AND search @@ websearch_to_tsquery('simple', ")
+            .push_bind(q.clone())
+            .push(")");
+    }
+}
+
+/// One page, newest first, after `cursor`.
+pub async fn query(
+    pool: &PgPool,
+    org_id: Uuid,
+    f: &Filter,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<Result<StoredEvent, BadRow>>, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
+    push_filters(&mut qb, org_id, f);
+    if let Some(c) = cursor {
+        qb.push(" AND (ts, id) < (")
+            .push_bind(c.ts)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = qb.build().fetch_all(pool).await?;
+    rows.iter().map(row_to_stored).collect()
+}
+
+/// One event by id (found through `event_ids`, whose ts prunes partitions).
+pub async fn by_id(
+    pool: &PgPool,
+    org_id: Uuid,
+    id: EventId,
+) -> Result<Option<Result<StoredEvent, BadRow>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {SELECT_COLS} FROM audit_events
+         WHERE org_id = $1 AND id = $2
+           AND ts = (SELECT ts FROM event_ids WHERE org_id = $1 AND id = $2)"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(uuid_of(id))
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(row_to_stored).transpose()
+}
+
+/// Sends all matching events, oldest first, into `tx` (for exports);
+/// stops early when the receiver is gone.
+pub async fn export_to(
+    pool: &PgPool,
+    org_id: Uuid,
+    f: &Filter,
+    tx: tokio::sync::mpsc::Sender<Result<StoredEvent, BadRow>>,
+) -> Result<u64, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
+    push_filters(&mut qb, org_id, f);
+    qb.push(" ORDER BY ts, id");
+    let mut rows = qb.build().fetch(pool);
+    let mut n = 0;
+    while let Some(row) = rows.next().await {
+        let item = row_to_stored(&row?)?;
+        if tx.send(item).await.is_err() {
+            break;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainHead {
+    pub agent_id: String,
+    pub head_seq: u64,
+    pub head_hash: Hash,
+    pub base_seq: u64,
+    pub base_hash: Hash,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every chain of an organisation, by agent.
+pub async fn chains(
+    pool: &PgPool,
+    org_id: Uuid,
+    agent: Option<&str>,
+) -> Result<Vec<ChainHead>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT agent_id, seq, hash, base_seq, base_hash, updated_at FROM chain_heads
+         WHERE org_id = $1 AND ($2::text IS NULL OR agent_id = $2) ORDER BY agent_id",
+    )
+    .bind(org_id)
+    .bind(agent)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = r.try_get(1)?;
+            let base: i64 = r.try_get(3)?;
+            Ok(ChainHead {
+                agent_id: r.try_get(0)?,
+                head_seq: seq as u64,
+                head_hash: hash_col(r, 2)?,
+                base_seq: base as u64,
+                base_hash: hash_col(r, 4)?,
+                updated_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Organisations (id, name), for the CLI's whole-database verify.
+pub async fn organizations(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, name FROM organizations ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}

@@ -1,0 +1,225 @@
+//! All SQL lives here (bound parameters only): connection, migrations,
+//! partitions, and one module per area.
+
+pub mod events;
+pub mod holds;
+pub mod keys;
+pub mod verify;
+
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Row};
+
+/// Embedded migrations, applied in order; the checksum of an applied one
+/// must not change.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "schema",
+    include_str!("../../migrations/0001_schema.sql"),
+)];
+
+/// Advisory lock key held while migrating, so two replicas never race.
+const MIGRATION_LOCK: i64 = 0x5ea1_7a11_0001;
+
+/// A pool whose connections all `SET ROLE` to `role` (when given), so the
+/// server works with the restricted role's privileges only.
+pub async fn connect(url: &str, role: Option<&str>, max: u32) -> Result<PgPool, sqlx::Error> {
+    connect_with(url.parse()?, role, max).await
+}
+
+/// [`connect`] with parsed options.
+pub async fn connect_with(
+    opts: PgConnectOptions,
+    role: Option<&str>,
+    max: u32,
+) -> Result<PgPool, sqlx::Error> {
+    let role = match role {
+        Some(r) if !r.is_empty() => {
+            if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(sqlx::Error::Configuration(
+                    format!("database role {r:?} must be letters, digits and _").into(),
+                ));
+            }
+            Some(format!("SET ROLE \"{r}\""))
+        }
+        _ => None,
+    };
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            let set_role = role.clone();
+            Box::pin(async move {
+                if let Some(sql) = set_role {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+}
+
+/// Applies pending migrations on one connection of the owner, under an
+/// advisory lock. Returns the versions applied now.
+pub async fn migrate(url: &str) -> Result<Vec<i64>, sqlx::Error> {
+    migrate_with(&url.parse()?).await
+}
+
+/// [`migrate`] with parsed options.
+pub async fn migrate_with(opts: &PgConnectOptions) -> Result<Vec<i64>, sqlx::Error> {
+    let mut conn = PgConnection::connect_with(opts).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    let result = migrate_locked(&mut conn).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn migrate_locked(conn: &mut PgConnection) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS sealtrail_migrations (
+            version bigint PRIMARY KEY, name text NOT NULL, checksum bytea NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let rows = sqlx::query("SELECT version, checksum FROM sealtrail_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    let applied: Vec<(i64, Vec<u8>)> = rows
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let mut done = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        let sum = sealtrail_core::hash::sha256(sql.as_bytes()).0.to_vec();
+        if let Some((_, old)) = applied.iter().find(|(v, _)| v == version) {
+            if *old != sum {
+                return Err(sqlx::Error::Protocol(format!(
+                    "migration {version} ({name}) was changed after it was applied"
+                )));
+            }
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO sealtrail_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(*name)
+        .bind(&sum)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::raw_sql("GRANT SELECT ON sealtrail_migrations TO sealtrail_app")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        done.push(*version);
+    }
+    Ok(done)
+}
+
+/// The versions of migrations this binary knows but the database lacks.
+pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    let applied: Vec<i64> = match sqlx::query_scalar("SELECT version FROM sealtrail_migrations")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(v) => v,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => vec![],
+        Err(e) => return Err(e),
+    };
+    Ok(MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .filter(|v| !applied.contains(v))
+        .collect())
+}
+
+/// `year * 12 + month0`, the key of a month.
+pub fn month_key(d: NaiveDate) -> i32 {
+    d.year() * 12 + d.month0() as i32
+}
+
+/// Makes sure the partition of the month holding `day` exists.
+pub async fn ensure_partition(pool: &PgPool, day: NaiveDate) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT sealtrail_ensure_partition($1)")
+        .bind(day)
+        .fetch_one(pool)
+        .await
+}
+
+/// Creates partitions for this month and the next `ahead` months.
+pub async fn ensure_partitions_ahead(pool: &PgPool, ahead: u32) -> Result<u32, sqlx::Error> {
+    let today = chrono::Utc::now().date_naive();
+    let mut made = 0;
+    for k in 0..=ahead {
+        if let Some(d) = today.checked_add_months(chrono::Months::new(k)) {
+            if ensure_partition(pool, d).await? {
+                made += 1;
+            }
+        }
+    }
+    Ok(made)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RetentionAction {
+    pub partition: String,
+    pub action: String,
+    pub reason: String,
+}
+
+/// Drops the partitions past every organisation's policy and not held.
+pub async fn retention_run(
+    pool: &PgPool,
+    dry_run: bool,
+) -> Result<Vec<RetentionAction>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT partition_name, action, reason FROM sealtrail_retention_run($1)")
+            .bind(dry_run)
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RetentionAction {
+                partition: r.try_get(0)?,
+                action: r.try_get(1)?,
+                reason: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+/// Sets an organisation's retention policy (days; None keeps forever).
+pub async fn set_retention(
+    pool: &PgPool,
+    org: uuid::Uuid,
+    days: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE organizations SET retention_days = $2 WHERE id = $1")
+        .bind(org)
+        .bind(days)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_retention(pool: &PgPool, org: uuid::Uuid) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT retention_days FROM organizations WHERE id = $1")
+        .bind(org)
+        .fetch_one(pool)
+        .await
+}

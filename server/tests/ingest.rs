@@ -1,0 +1,315 @@
+//! Ingest against a real PostgreSQL: receipts, chaining, replays, per-event
+//! errors, limits, compressed bodies, partitions.
+
+mod common;
+
+use std::io::Write;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use sealtrail_core::{EventType, Limits};
+use sealtrail_server::auth::Role;
+use serde_json::json;
+
+#[tokio::test]
+async fn ingest_chains_and_replay_is_idempotent() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    let events: Vec<_> = (0..10)
+        .map(|i| event(if i % 2 == 0 { "a1" } else { "a2" }, i))
+        .collect();
+    let r = ingest(&app, &key, events.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let body = r.json();
+    let receipts = body["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 10);
+    assert!(body["errors"].as_array().unwrap().is_empty());
+    // Each agent's chain is 1..=5 in batch order.
+    let seqs: Vec<u64> = receipts
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    assert!(receipts.iter().all(|r| r["duplicate"] == false));
+
+    // The same batch again: same receipts, marked duplicate, nothing new stored.
+    let r2 = ingest(&app, &key, events.clone()).await;
+    assert_eq!(r2.status, StatusCode::OK);
+    let b2 = r2.json();
+    for (a, b) in receipts.iter().zip(b2["receipts"].as_array().unwrap()) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["seq"], b["seq"]);
+        assert_eq!(a["hash"], b["hash"]);
+        assert_eq!(b["duplicate"], true);
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&t.su)
+        .await
+        .unwrap();
+    assert_eq!(n, 10);
+    // A duplicate inside one batch gets the first copy's receipt.
+    let e = event("a1", 99);
+    let r3 = ingest(&app, &key, vec![e.clone(), e]).await.json();
+    assert_eq!(r3["receipts"][0]["seq"], 6);
+    assert_eq!(r3["receipts"][1]["seq"], 6);
+    assert_eq!(r3["receipts"][1]["duplicate"], true);
+
+    let ops = t.key("acme", Role::Ops).await;
+    let v = call(&app, Method::POST, "/v1/verify", Some(&ops), None).await;
+    assert_eq!(v.status, StatusCode::OK);
+    let last = v.lines().pop().unwrap();
+    assert_eq!(last["ok"], true, "{}", v.text());
+    assert_eq!(last["events"], 11);
+}
+
+#[tokio::test]
+async fn per_event_errors_name_the_event_and_keep_the_rest() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    let good = seal(event("a", 0));
+    let mut tampered = seal(event("a", 1));
+    tampered.event.name = Some("edited after sealing".into());
+    let good_json = serde_json::to_string(&good).unwrap();
+    let tampered_json = serde_json::to_string(&tampered).unwrap();
+    let bad_type = good_json
+        .replace("\"tool_call\"", "\"launch\"")
+        .replace(&good.event.id.to_string(), "01JD0000000000000000000001");
+    let mut deep = String::from("{\"event\":{\"id\":\"01JD0000000000000000000002\",\"ts\":\"2026-11-23T11:33:40.123456Z\",\"agent_id\":\"a\",\"type\":\"request\",\"inputs\":");
+    deep.push_str(&"[".repeat(80));
+    deep.push_str(&"]".repeat(80));
+    deep.push_str("},\"content_hash\":\"00\"}");
+    let good2 = serde_json::to_string(&seal(event("a", 2))).unwrap();
+    let mut body =
+        format!("{{\"events\":[{good_json},{tampered_json},{bad_type},{deep},\"x\":1,{good2}]}}")
+            .into_bytes();
+    // Make event 4 malformed JSON (a stray key) and put invalid UTF-8 in event 1's name.
+    let pos = body
+        .windows(b"edited".len())
+        .position(|w| w == b"edited")
+        .unwrap();
+    body[pos] = 0xff;
+    let r = call_raw(&app, Method::POST, "/v1/events", Some(&key), body, None).await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["receipts"].as_array().unwrap().len(), 2, "{b}");
+    let errs = b["errors"].as_array().unwrap();
+    let kinds: Vec<(u64, &str)> = errs
+        .iter()
+        .map(|e| (e["index"].as_u64().unwrap(), e["error"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (1, "invalid_utf8"),
+            (2, "invalid_event"),
+            (3, "too_deep"),
+            (4, "malformed_json")
+        ],
+        "{b}"
+    );
+    assert!(errs[1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unknown event type"));
+    assert_eq!(errs[1]["id"], "01JD0000000000000000000001");
+
+    // Hash mismatch on its own.
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        Some(json!({"events": [tampered]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["error"], "hash_mismatch");
+
+    // The same id with other content is refused, not answered as a replay.
+    let mut other = good.event.clone();
+    other.name = Some("different".into());
+    let r = ingest(&app, &key, vec![other]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["errors"][0]["error"], "duplicate_id");
+
+    // U+0000 cannot be stored by PostgreSQL: refused with a reason.
+    let mut nul = event("a", 3);
+    nul.inputs = Some(json!({"s": "a\u{0}b"}));
+    let r = ingest(&app, &key, vec![nul]).await;
+    assert_eq!(r.json()["errors"][0]["error"], "invalid_event");
+    assert!(r.json()["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("U+0000"));
+}
+
+#[tokio::test]
+async fn limits_and_bodies() {
+    let t = TestDb::new().await;
+    let app = t.app_with_limits(Limits {
+        max_event_bytes: 2048,
+        max_depth: 64,
+    });
+    let key = t.key("acme", Role::Ingest).await;
+    // Not a batch.
+    for body in [&b"not json"[..], b"[]", b"{\"events\": 3}"] {
+        let r = call_raw(
+            &app,
+            Method::POST,
+            "/v1/events",
+            Some(&key),
+            body.to_vec(),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        assert_eq!(r.json()["error"], "bad_request");
+    }
+    // One event over the per-event limit: 422 naming it.
+    let mut big = event("a", 0);
+    big.inputs = Some(json!({"blob": "x".repeat(4000)}));
+    let big = big.seal(&Limits::default()).unwrap();
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        Some(json!({"events": [seal(event("a", 1)), big]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS);
+    assert_eq!(r.json()["errors"][0]["index"], 1);
+    assert_eq!(r.json()["errors"][0]["error"], "too_large");
+    // Over 10,000 events: 413.
+    let many = format!("{{\"events\":[{}]}}", vec!["1"; 10_001].join(","));
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        many.into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.json()["detail"].as_str().unwrap().contains("10000"));
+    // Over 16 MiB after decompression: 413 even though the gzip body is tiny.
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&huge).unwrap();
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        gz.finish().unwrap(),
+        Some("gzip"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+
+    // gzip and zstd batches are accepted.
+    let body = serde_json::to_vec(&batch(vec![event("a", 2), event("a", 3)])).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&body).unwrap();
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        gz.finish().unwrap(),
+        Some("gzip"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let body = serde_json::to_vec(&batch(vec![event("a", 4)])).unwrap();
+    let z = zstd::encode_all(&body[..], 3).unwrap();
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        z,
+        Some("zstd"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["receipts"][0]["seq"], 4);
+}
+
+#[tokio::test]
+async fn events_in_any_month_are_stored_in_their_partition() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    let mut old = event("a", 0);
+    old.ts = sealtrail_core::Timestamp::from_micros(1_500_000_000_000_000).unwrap(); // 2017-07
+    let mut future = event("a", 1);
+    future.ts = sealtrail_core::Timestamp::from_micros(4_000_000_000_000_000).unwrap(); // 2096
+    let mut e = event("a", 2);
+    e.kind = EventType::Error;
+    e.error = Some(sealtrail_core::event::ErrorInfo {
+        kind: "Timeout".into(),
+        message: "upstream timed out".into(),
+        stack: None,
+    });
+    let r = ingest(&app, &key, vec![old, future, e]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let parts: Vec<String> =
+        sqlx::query_scalar("SELECT tableoid::regclass::text FROM audit_events ORDER BY ts")
+            .fetch_all(&t.su)
+            .await
+            .unwrap();
+    assert_eq!(parts[0], "audit_events_y2017m07");
+    assert_eq!(parts[2], "audit_events_y2096m10");
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events_default")
+        .fetch_one(&t.su)
+        .await
+        .unwrap();
+    assert_eq!(in_default, 0);
+}
+
+#[tokio::test]
+async fn the_server_role_cannot_change_or_remove_events() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    ingest(&app, &key, vec![event("a", 0), event("a", 1)]).await;
+    for sql in [
+        "UPDATE audit_events SET name = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "DELETE FROM event_ids",
+        "UPDATE chain_heads SET base_seq = 2",
+        "DELETE FROM chain_heads",
+        "DROP TABLE audit_events_default",
+    ] {
+        let e = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&t.pool)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
+            "{sql}: {e}"
+        );
+    }
+    // Even the owner is refused by the triggers.
+    for sql in [
+        "UPDATE audit_events SET name = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+        "UPDATE chain_heads SET seq = 0",
+        "DELETE FROM chain_heads",
+    ] {
+        let e = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&t.su)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("refused") || e.to_string().contains("only moves forward"),
+            "{sql}: {e}"
+        );
+    }
+}
