@@ -75,7 +75,7 @@ fn report(
 #[pyclass(frozen, module = "sealtrail._native", name = "ToolSpec")]
 pub struct ToolSpec {
     name: String,
-    names: Vec<Py<PyString>>,
+    names: Vec<String>,
     varargs: Option<String>,
     skip_first: bool,
     capture_args: bool,
@@ -92,7 +92,7 @@ impl ToolSpec {
     #[allow(clippy::too_many_arguments)]
     fn new(
         name: String,
-        params: Vec<Bound<'_, PyString>>,
+        params: Vec<String>,
         varargs: Option<String>,
         skip_first: bool,
         capture_args: bool,
@@ -102,7 +102,7 @@ impl ToolSpec {
     ) -> Self {
         ToolSpec {
             name,
-            names: params.into_iter().map(Bound::unbind).collect(),
+            names: params,
             varargs,
             skip_first,
             capture_args,
@@ -391,6 +391,15 @@ impl PyClient {
         e.error = Some(event::error_info(exc_type, message, stack));
         e.latency_ms = Some(latency_ns / 1_000_000);
         self.sink.record(e);
+    }
+
+    /// `text` as core's redactor would store it.
+    fn redact(&self, text: &str) -> PyResult<String> {
+        let _ = text;
+        Err(to_py(Error::new(
+            ErrorKind::Config,
+            "redact needs core's redaction module, not in this build",
+        )))
     }
 
     /// Waits up to `timeout` seconds for queued events; GIL released.

@@ -88,13 +88,12 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Value {
 /// positionals go to `varargs` as an array under that name, or `"args"`),
 /// keywords by their own name.
 pub fn bind_args(
-    names: &[Py<PyString>],
+    names: &[String],
     varargs: Option<&str>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
     skip_first: bool,
 ) -> Map<String, Value> {
-    let py = args.py();
     let mut c = Converter { stack: Vec::new() };
     let mut out = Map::new();
     let mut extra = Vec::new();
@@ -105,7 +104,7 @@ pub fn bind_args(
         let v = c.value(&a, 1);
         match names.get(i) {
             Some(n) => {
-                out.insert(n.bind(py).to_string_lossy().into_owned(), v);
+                out.insert(n.clone(), v);
             }
             None => extra.push(v),
         }
@@ -145,10 +144,29 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
+// In CPython's stable ABI only from 3.10, but exported by CPython 3.9 too
+// (the abi3 module resolves it at load time). For ASCII and already-encoded
+// strings it returns the cached UTF-8 without a temporary `bytes` object,
+// which is most of the cost of converting arguments.
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::ffi::c_char;
+}
+
 fn string(s: &Bound<'_, PyString>) -> String {
-    s.to_cow()
-        .map(|c| c.into_owned())
-        .unwrap_or_else(|_| s.to_string_lossy().into_owned())
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str and we hold the GIL; the buffer lives as long as `s`.
+    let p = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if p.is_null() {
+        // Lone surrogates: not UTF-8. Clear the error, keep what can be kept.
+        let _ = PyErr::take(s.py());
+        return s.to_string_lossy().into_owned();
+    }
+    // SAFETY: CPython returns `size` bytes of valid UTF-8 at `p`.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size as usize) };
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn int(i: &Bound<'_, PyAny>) -> Value {
@@ -255,7 +273,8 @@ impl Converter {
         if let Ok(s) = k.cast::<PyString>() {
             return string(s);
         }
-        match self.value(k, MAX_DEPTH) {
+        // A key is one JSON text: small containers (tuples) are fine, deep ones are not.
+        match self.value(k, MAX_DEPTH - 4) {
             Value::String(s) => s,
             other => other.to_string(),
         }

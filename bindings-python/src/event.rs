@@ -54,7 +54,7 @@ pub fn tool_call(
     agent_id: &str,
     name: &str,
     ctx: &Ctx,
-    names: &[Py<PyString>],
+    names: &[String],
     varargs: Option<&str>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
