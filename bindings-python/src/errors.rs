@@ -5,26 +5,31 @@ use pyo3::prelude::*;
 use sealtrail_core::{Error, ErrorKind};
 
 pyo3::create_exception!(
-    _native,
+    sealtrail,
     SealtrailError,
     pyo3::exceptions::PyException,
     "Base class of every sealtrail error. `kind` is the core error kind."
 );
 pyo3::create_exception!(
-    _native,
+    sealtrail,
     InvalidEventError,
     SealtrailError,
     "invalid_event, invalid_utf8, malformed_json"
 );
 pyo3::create_exception!(
-    _native,
+    sealtrail,
     TooLargeError,
     SealtrailError,
     "too_large, too_deep"
 );
-pyo3::create_exception!(_native, ConfigError, SealtrailError, "config");
-pyo3::create_exception!(_native, SealtrailIOError, SealtrailError, "io");
-pyo3::create_exception!(_native, HashMismatchError, SealtrailError, "hash_mismatch");
+pyo3::create_exception!(sealtrail, ConfigError, SealtrailError, "config");
+pyo3::create_exception!(sealtrail, SealtrailIOError, SealtrailError, "io");
+pyo3::create_exception!(
+    sealtrail,
+    HashMismatchError,
+    SealtrailError,
+    "hash_mismatch"
+);
 
 /// Converts a core error into its Python exception, with `.kind` set.
 pub fn to_py(e: Error) -> PyErr {

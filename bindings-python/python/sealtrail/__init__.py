@@ -81,10 +81,18 @@ def init(**options: Any) -> None:
 
 
 def _client() -> Any:
+    """The client, or a stand-in that records nothing when sealtrail could
+    not start (already logged) or is shut down: auditing never breaks the agent."""
     c = _state.get()
-    if c is None:
-        raise SealtrailError("sealtrail is shut down or could not start; see the 'sealtrail' log")
-    return c
+    return c if c is not None else _Disabled()
+
+
+class _Disabled:
+    def __getattr__(self, name: str) -> Any:
+        def nothing(*args: Any, **kwargs: Any) -> None:
+            _state.failures["disabled"] = _state.failures.get("disabled", 0) + 1
+            return None
+        return nothing
 
 
 def current_context() -> Dict[str, Optional[str]]:
@@ -96,10 +104,12 @@ def current_context() -> Dict[str, Optional[str]]:
 def record(type: str, *, name: Optional[str] = None, inputs: Any = None, outputs: Any = None,
            decision: Optional[Mapping[str, Any]] = None, error: Optional[Mapping[str, Any]] = None,
            tokens: Any = None, cost_usd: Any = None, latency_ms: Optional[int] = None,
-           attrs: Optional[Mapping[str, Any]] = None) -> str:
+           attrs: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Records one event of ``type`` (request, model_call, tool_call,
     tool_result, response, error, decision, custom) in the current context
-    and returns its id. Invalid fields raise ``InvalidEventError``.
+    and returns its id (None when sealtrail is shut down or could not
+    start: that is logged, never raised). Invalid fields raise
+    ``InvalidEventError``: that is a bug in the calling code.
 
     Example::
 
@@ -111,7 +121,7 @@ def record(type: str, *, name: Optional[str] = None, inputs: Any = None, outputs
 
 
 def record_request(text: Any, *, name: Optional[str] = None,
-                   attrs: Optional[Mapping[str, Any]] = None) -> str:
+                   attrs: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Records the user's request (``request``). ``text`` may be any value.
 
     Example::
@@ -124,7 +134,7 @@ def record_request(text: Any, *, name: Optional[str] = None,
 def record_model_call(model: str, messages: Sequence[Any], params: Optional[Mapping[str, Any]] = None,
                       tokens: Any = None, cost_usd: Any = None, *,
                       outputs: Any = None, latency_ms: Optional[int] = None,
-                      attrs: Optional[Mapping[str, Any]] = None) -> str:
+                      attrs: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Records a model call (``model_call``): ``prompt_hash`` is the SHA-256
     of the RFC 8785 form of ``messages`` taken before redaction; what is
     kept of the messages follows ``init(prompt_storage=...)``.
@@ -142,7 +152,7 @@ def record_model_call(model: str, messages: Sequence[Any], params: Optional[Mapp
 
 
 def record_response(text: Any, *, name: Optional[str] = None,
-                    attrs: Optional[Mapping[str, Any]] = None) -> str:
+                    attrs: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Records the agent's answer to the user (``response``).
 
     Example::
@@ -154,7 +164,7 @@ def record_response(text: Any, *, name: Optional[str] = None,
 
 def record_decision(outcome: str, *, action: Optional[str] = None, by: Optional[str] = None,
                     reason: Optional[str] = None, inputs: Any = None,
-                    attrs: Optional[Mapping[str, Any]] = None) -> str:
+                    attrs: Optional[Mapping[str, Any]] = None) -> Optional[str]:
     """Records who approved, denied or escalated a side-effecting action
     (``decision``). ``outcome`` is ``"approved"``, ``"denied"`` or
     ``"escalated"``; ``action`` names the tool it is about.
@@ -179,7 +189,10 @@ def redact(text: str) -> str:
 
         sealtrail.redact("mail bob@example.com")   # 'mail [EMAIL]'
     """
-    return _client().redact(text)
+    c = _state.get()
+    if c is None:
+        raise SealtrailError("sealtrail could not start or is shut down; see the 'sealtrail' log")
+    return c.redact(text)
 
 
 def verify_ledger(path: Optional[str] = None) -> Dict[str, Any]:
