@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use sealtrail_core::client::{Client as CoreClient, ClientConfig, Destination};
 use sealtrail_core::{Error, ErrorKind, Event, EventType};
 use serde_json::{Map, Value};
 
 use crate::convert;
-use crate::errors::to_py;
+use crate::errors::{to_py, IntoPyErr};
 use crate::event::{self, Ctx, Fields};
 
 /// What `record_model_call` keeps of the messages besides their hash.
@@ -39,15 +40,20 @@ impl PromptStorage {
     }
 }
 
-/// Where events go. `Memory` keeps them in this process, unredacted and
-/// unsealed, for the agent's own tests (`init(capture=True)`).
+/// Where events go: core's client pipeline, or (`init(capture=True)`) a
+/// list in this process, unredacted and unsealed, for the agent's own tests.
 enum Sink {
+    Core(CoreClient),
     Memory(Mutex<Vec<Event>>),
 }
 
 impl Sink {
     fn record(&self, e: Event) {
         match self {
+            // A refused event (queue full, closed) is counted by core.
+            Sink::Core(c) => {
+                c.record(e);
+            }
             Sink::Memory(v) => {
                 if let Ok(mut v) = v.lock() {
                     v.push(e);
@@ -57,18 +63,25 @@ impl Sink {
     }
 }
 
-/// The counts a flush or shutdown reports.
-fn report(
-    py: Python<'_>,
-    delivered: u64,
-    spooled: u64,
-    dropped: u64,
-) -> PyResult<Bound<'_, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("delivered", delivered)?;
-    d.set_item("spooled", spooled)?;
-    d.set_item("dropped", dropped)?;
-    Ok(d)
+/// Seconds from Python → Duration, never panicking on NaN, negative or inf.
+fn seconds(t: f64) -> Duration {
+    Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(86_400))
+}
+
+/// An option value in the text form `ClientConfig::set` parses.
+fn option_text(v: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyBool>() {
+        return Ok(Some(b.is_true().to_string()));
+    }
+    let py = v.py();
+    let os = py.import("os")?;
+    if v.is_instance(&os.getattr("PathLike")?)? {
+        return Ok(Some(os.call_method1("fspath", (v,))?.str()?.to_string()));
+    }
+    Ok(Some(v.str()?.to_string()))
 }
 
 /// The per-function facts `@sealtrail.tool` records with each call.
@@ -207,27 +220,59 @@ impl PyClient {
                 Some(s) => PromptStorage::parse(&s)?,
                 None => PromptStorage::Redacted,
             };
-        let agent_id = agent_id
-            .or_else(|| std::env::var("SEALTRAIL_AGENT_ID").ok())
-            .unwrap_or_else(|| "default".to_owned());
-        if !capture {
-            let given: Vec<String> = options
-                .map(|o| o.keys().iter().map(|k| k.to_string()).collect())
-                .unwrap_or_default();
-            return Err(to_py(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "core's client pipeline is not available in this build \
-                     (options given: {given:?}); use capture=True"
-                ),
-            )));
-        }
+        let sink = if capture {
+            Sink::Memory(Mutex::new(Vec::new()))
+        } else {
+            let mut cfg = ClientConfig::from_env().py_err()?;
+            if let Some(a) = &agent_id {
+                cfg.set("agent_id", a).py_err()?;
+            }
+            if let Some(o) = &options {
+                for (k, v) in o.iter() {
+                    let key = k.str()?.to_string();
+                    if let Some(text) = option_text(&v)? {
+                        cfg.set(&key, &text).py_err()?;
+                    }
+                }
+            }
+            Sink::Core(CoreClient::new(cfg).py_err()?)
+        };
+        let agent_id = match &sink {
+            Sink::Core(c) => c.agent_id().to_owned(),
+            Sink::Memory(_) => agent_id
+                .or_else(|| std::env::var("SEALTRAIL_AGENT_ID").ok())
+                .unwrap_or_else(|| "default".to_owned()),
+        };
         Ok(PyClient {
             agent_id,
             prompt_storage,
-            sink: ManuallyDrop::new(Sink::Memory(Mutex::new(Vec::new()))),
+            sink: ManuallyDrop::new(sink),
             abandoned: AtomicBool::new(false),
         })
+    }
+
+    /// The local ledger file events go to, or None when they go to a server.
+    #[getter]
+    fn ledger_path(&self) -> Option<String> {
+        match &*self.sink {
+            Sink::Core(c) => match c.destination() {
+                Destination::Ledger { path } => Some(path.to_string_lossy().into_owned()),
+                Destination::Server { .. } => None,
+            },
+            Sink::Memory(_) => None,
+        }
+    }
+
+    /// The server endpoint events go to, or None.
+    #[getter]
+    fn endpoint(&self) -> Option<String> {
+        match &*self.sink {
+            Sink::Core(c) => match c.destination() {
+                Destination::Server { endpoint } => Some(endpoint.clone()),
+                Destination::Ledger { .. } => None,
+            },
+            Sink::Memory(_) => None,
+        }
     }
 
     #[getter]
@@ -402,35 +447,57 @@ impl PyClient {
         )))
     }
 
-    /// Waits up to `timeout` seconds for queued events; GIL released.
+    /// Waits up to `timeout` seconds until what is queued is delivered,
+    /// spooled or written; the GIL is released meanwhile.
     #[pyo3(signature = (timeout=5.0))]
-    fn flush<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyDict>> {
-        let _t = Duration::from_secs_f64(timeout.max(0.0));
-        let n = match &*self.sink {
-            Sink::Memory(v) => v.lock().map(|v| v.len() as u64).unwrap_or(0),
+    fn flush<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        let report = match &*self.sink {
+            Sink::Core(c) => {
+                let r = py.detach(|| c.flush(seconds(timeout)));
+                serde_json::to_value(r).unwrap_or_default()
+            }
+            Sink::Memory(v) => serde_json::json!({
+                "complete": true,
+                "delivered": v.lock().map(|v| v.len()).unwrap_or(0),
+                "spooled": 0, "dropped": 0, "rejected": 0, "ledger_written": 0, "queued": 0,
+            }),
         };
-        report(py, n, 0, 0)
+        to_py_value(py, &report)
     }
 
-    /// Flushes and stops; GIL released.
+    /// Flushes and stops the worker (at most `timeout` seconds, GIL
+    /// released). Later records are dropped and counted.
     #[pyo3(signature = (timeout=5.0))]
-    fn shutdown<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyDict>> {
-        self.flush(py, timeout)
+    fn shutdown<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        match &*self.sink {
+            Sink::Core(c) => {
+                let r = py.detach(|| c.shutdown(seconds(timeout)));
+                to_py_value(py, &serde_json::to_value(r).unwrap_or_default())
+            }
+            Sink::Memory(_) => self.flush(py, timeout),
+        }
     }
 
-    /// Pipeline counters.
-    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        match &*self.sink {
-            Sink::Memory(v) => d.set_item("recorded", v.lock().map(|v| v.len()).unwrap_or(0))?,
-        }
-        Ok(d)
+    /// Core's pipeline counters.
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = match &*self.sink {
+            Sink::Core(c) => serde_json::to_value(c.metrics()).unwrap_or_default(),
+            Sink::Memory(v) => {
+                serde_json::json!({"recorded": v.lock().map(|v| v.len()).unwrap_or(0)})
+            }
+        };
+        to_py_value(py, &m)
     }
 
     /// In-memory capture only: the events recorded so far, as JSON objects
     /// (unredacted, exactly as built), and clears them.
     fn take_captured<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let Sink::Memory(v) = &*self.sink;
+        let Sink::Memory(v) = &*self.sink else {
+            return Err(to_py(Error::new(
+                ErrorKind::Config,
+                "take_captured needs a client made with capture=True",
+            )));
+        };
         let events = v
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
@@ -448,15 +515,26 @@ impl PyClient {
     }
 }
 
-/// Verifies a local ledger file (needs core's client module).
+/// Verifies a local ledger file (default: the configured ledger path);
+/// returns core's report plus `ok`. GIL released while it reads.
 #[pyfunction]
 #[pyo3(signature = (path=None))]
-fn verify_ledger(path: Option<String>) -> PyResult<()> {
-    let _ = path;
-    Err(to_py(Error::new(
-        ErrorKind::Config,
-        "verify_ledger needs core's client module, not in this build",
-    )))
+fn verify_ledger<'py>(
+    py: Python<'py>,
+    path: Option<std::path::PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let path = match path {
+        Some(p) => p,
+        None => ClientConfig::from_env().py_err()?.ledger_path,
+    };
+    let report = py
+        .detach(|| sealtrail_core::client::verify_ledger(&path))
+        .py_err()?;
+    let mut v = serde_json::to_value(&report).unwrap_or_default();
+    if let Value::Object(m) = &mut v {
+        m.insert("ok".into(), Value::Bool(report.ok()));
+    }
+    to_py_value(py, &v)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

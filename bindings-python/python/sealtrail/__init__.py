@@ -64,8 +64,13 @@ def init(**options: Any) -> None:
         agent_id [SEALTRAIL_AGENT_ID]: this agent's id (one hash chain each).
         ledger_path [SEALTRAIL_LEDGER_PATH]: default ``./sealtrail-ledger.jsonl``.
         spool_dir [SEALTRAIL_SPOOL_DIR]: where batches wait while the server is away.
-        batch_size, linger_ms, queue_capacity, overflow ("drop_newest" ...),
-        and the other options of core's client config, by the same names.
+        batch_size, linger_ms, queue_capacity, overflow ("spill" default,
+        "drop_newest", "block:MS"), fsync, compression, spool_max_bytes,
+        request_timeout_ms, shutdown_timeout_ms, max_event_bytes, max_depth,
+        ... : every key of core's ``ClientConfig`` (``CONFIG_KEYS``), parsed
+        by core from ``str(value)``; environment ``SEALTRAIL_<KEY>``.
+        capture: keep events in memory (``_state.client.take_captured()``)
+            instead of the pipeline: for testing an agent.
         prompt_storage: "none", "redacted" (default) or "full": what
             ``record_model_call`` keeps of the messages besides their hash.
 
@@ -209,8 +214,9 @@ def verify_ledger(path: Optional[str] = None) -> Dict[str, Any]:
 
 def flush(timeout: float = 5.0) -> Dict[str, int]:
     """Waits up to ``timeout`` seconds until what is queued is delivered or
-    spooled (the GIL is released meanwhile); returns
-    ``{"delivered", "spooled", "dropped"}``. Never raises for delivery failures.
+    spooled (the GIL is released meanwhile); returns core's report
+    ``{"complete", "delivered", "spooled", "dropped", "rejected",
+    "ledger_written", "queued"}``. Never raises for delivery failures.
     """
     c = _state.get()
     if c is None:
