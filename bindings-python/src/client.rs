@@ -1,0 +1,545 @@
+//! `Client` (`PyClient`): converts Python arguments into core `Event`s and
+//! hands them to core's client pipeline; flush and shutdown release the GIL.
+//! `ToolSpec`: what `@sealtrail.tool` knows about a function, computed once
+//! at decoration time so each call does no introspection.
+
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use sealtrail_core::client::{Client as CoreClient, ClientConfig, Destination};
+use sealtrail_core::{Error, ErrorKind, Event, EventType};
+use serde_json::{Map, Value};
+
+use crate::convert;
+use crate::errors::{to_py, IntoPyErr};
+use crate::event::{self, Ctx, Fields};
+
+/// What `record_model_call` keeps of the messages besides their hash.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PromptStorage {
+    None,
+    Redacted,
+    Full,
+}
+
+impl PromptStorage {
+    fn parse(s: &str) -> PyResult<Self> {
+        match s {
+            "none" => Ok(PromptStorage::None),
+            "redacted" => Ok(PromptStorage::Redacted),
+            "full" => Ok(PromptStorage::Full),
+            _ => Err(to_py(Error::new(
+                ErrorKind::Config,
+                format!("prompt_storage {s:?}: expected \"none\", \"redacted\" or \"full\""),
+            ))),
+        }
+    }
+}
+
+/// Where events go: core's client pipeline, or (`init(capture=True)`) a
+/// list in this process, unredacted and unsealed, for the agent's own tests.
+enum Sink {
+    Core(CoreClient),
+    Memory(Mutex<Vec<Event>>),
+}
+
+impl Sink {
+    fn record(&self, e: Event) {
+        match self {
+            // A refused event (queue full, closed) is counted by core.
+            Sink::Core(c) => {
+                c.record(e);
+            }
+            Sink::Memory(v) => {
+                if let Ok(mut v) = v.lock() {
+                    v.push(e);
+                }
+            }
+        }
+    }
+}
+
+/// Seconds from Python → Duration, never panicking on NaN, negative or inf.
+fn seconds(t: f64) -> Duration {
+    Duration::try_from_secs_f64(t.max(0.0)).unwrap_or(Duration::from_secs(86_400))
+}
+
+/// An option value in the text form `ClientConfig::set` parses.
+fn option_text(v: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(b) = v.cast::<pyo3::types::PyBool>() {
+        return Ok(Some(b.is_true().to_string()));
+    }
+    let py = v.py();
+    let os = py.import("os")?;
+    if v.is_instance(&os.getattr("PathLike")?)? {
+        return Ok(Some(os.call_method1("fspath", (v,))?.str()?.to_string()));
+    }
+    Ok(Some(v.str()?.to_string()))
+}
+
+/// The per-function facts `@sealtrail.tool` records with each call.
+#[pyclass(frozen, module = "sealtrail._native", name = "ToolSpec")]
+pub struct ToolSpec {
+    name: String,
+    names: Vec<String>,
+    varargs: Option<String>,
+    skip_first: bool,
+    capture_args: bool,
+    capture_result: bool,
+    side_effect: bool,
+    redact: Option<Value>,
+}
+
+#[pymethods]
+impl ToolSpec {
+    #[new]
+    #[pyo3(signature = (name, params, *, varargs=None, skip_first=false, capture_args=true,
+        capture_result=true, side_effect=false, redact=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: String,
+        params: Vec<String>,
+        varargs: Option<String>,
+        skip_first: bool,
+        capture_args: bool,
+        capture_result: bool,
+        side_effect: bool,
+        redact: Option<Bound<'_, PyAny>>,
+    ) -> Self {
+        ToolSpec {
+            name,
+            names: params,
+            varargs,
+            skip_first,
+            capture_args,
+            capture_result,
+            side_effect,
+            redact: redact.map(|r| convert::to_value(&r)),
+        }
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The per-tool redaction overrides, as JSON.
+    #[getter]
+    fn redact(&self) -> Option<String> {
+        self.redact.as_ref().map(sealtrail_core::jcs::to_string)
+    }
+
+    #[getter]
+    fn side_effect(&self) -> bool {
+        self.side_effect
+    }
+}
+
+#[pyclass(frozen, module = "sealtrail._native", name = "Client")]
+pub struct PyClient {
+    agent_id: String,
+    prompt_storage: PromptStorage,
+    sink: ManuallyDrop<Sink>,
+    /// Set in a forked child: the worker thread is not there, so the
+    /// client is leaked rather than joined.
+    abandoned: AtomicBool,
+}
+
+impl Drop for PyClient {
+    fn drop(&mut self) {
+        if !self.abandoned.load(Ordering::Relaxed) {
+            // SAFETY: dropped exactly once, here; never used after.
+            unsafe { ManuallyDrop::drop(&mut self.sink) };
+        }
+    }
+}
+
+fn ctx_tuple<'py>(
+    py: Python<'py>,
+    ctx: &Ctx,
+    trace: &str,
+    parent: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    (
+        ctx.actor_id.as_deref(),
+        ctx.session_id.as_deref(),
+        trace,
+        parent,
+    )
+        .into_pyobject(py)
+}
+
+/// JSON → Python, for reports and metrics.
+fn to_py_value<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u.into_pyobject(py)?.into_any(),
+            (_, Some(i)) => i.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(0.0).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let l = PyList::empty(py);
+            for x in a {
+                l.append(to_py_value(py, x)?)?;
+            }
+            l.into_any()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, to_py_value(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+#[pymethods]
+impl PyClient {
+    /// See `sealtrail.init` for the options.
+    #[new]
+    #[pyo3(signature = (*, capture=false, agent_id=None, prompt_storage=None, **options))]
+    fn new(
+        capture: bool,
+        agent_id: Option<String>,
+        prompt_storage: Option<String>,
+        options: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let prompt_storage =
+            match prompt_storage.or_else(|| std::env::var("SEALTRAIL_PROMPT_STORAGE").ok()) {
+                Some(s) => PromptStorage::parse(&s)?,
+                None => PromptStorage::Redacted,
+            };
+        let sink = if capture {
+            Sink::Memory(Mutex::new(Vec::new()))
+        } else {
+            let mut cfg = ClientConfig::from_env().py_err()?;
+            if let Some(a) = &agent_id {
+                cfg.set("agent_id", a).py_err()?;
+            }
+            if let Some(o) = &options {
+                for (k, v) in o.iter() {
+                    let key = k.str()?.to_string();
+                    if let Some(text) = option_text(&v)? {
+                        cfg.set(&key, &text).py_err()?;
+                    }
+                }
+            }
+            Sink::Core(CoreClient::new(cfg).py_err()?)
+        };
+        let agent_id = match &sink {
+            Sink::Core(c) => c.agent_id().to_owned(),
+            Sink::Memory(_) => agent_id
+                .or_else(|| std::env::var("SEALTRAIL_AGENT_ID").ok())
+                .unwrap_or_else(|| "default".to_owned()),
+        };
+        Ok(PyClient {
+            agent_id,
+            prompt_storage,
+            sink: ManuallyDrop::new(sink),
+            abandoned: AtomicBool::new(false),
+        })
+    }
+
+    /// The local ledger file events go to, or None when they go to a server.
+    #[getter]
+    fn ledger_path(&self) -> Option<String> {
+        match &*self.sink {
+            Sink::Core(c) => match c.destination() {
+                Destination::Ledger { path } => Some(path.to_string_lossy().into_owned()),
+                Destination::Server { .. } => None,
+            },
+            Sink::Memory(_) => None,
+        }
+    }
+
+    /// The server endpoint events go to, or None.
+    #[getter]
+    fn endpoint(&self) -> Option<String> {
+        match &*self.sink {
+            Sink::Core(c) => match c.destination() {
+                Destination::Server { endpoint } => Some(endpoint.clone()),
+                Destination::Ledger { .. } => None,
+            },
+            Sink::Memory(_) => None,
+        }
+    }
+
+    #[getter]
+    fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// Records an event of `kind` built from the fields; returns its id.
+    #[pyo3(signature = (kind, ctx=None, *, name=None, inputs=None, outputs=None,
+        decision=None, error=None, tokens=None, cost_usd=None, latency_ms=None, attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record<'py>(
+        &self,
+        kind: &str,
+        ctx: Option<Ctx>,
+        name: Option<String>,
+        inputs: Option<Bound<'py, PyAny>>,
+        outputs: Option<Bound<'py, PyAny>>,
+        decision: Option<Bound<'py, PyAny>>,
+        error: Option<Bound<'py, PyAny>>,
+        tokens: Option<Bound<'py, PyAny>>,
+        cost_usd: Option<Bound<'py, PyAny>>,
+        latency_ms: Option<u64>,
+        attrs: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<String> {
+        let f = Fields {
+            name,
+            inputs,
+            outputs,
+            decision,
+            error,
+            tokens,
+            cost_usd,
+            latency_ms,
+            prompt_hash: None,
+            attrs,
+        };
+        let e = event::build(kind, &self.agent_id, &ctx.unwrap_or_default(), f)?;
+        let id = e.id.to_string();
+        self.sink.record(e);
+        Ok(id)
+    }
+
+    /// `model_call`: the prompt hash is taken from `messages` before any
+    /// redaction; the messages themselves are kept per `prompt_storage`.
+    #[pyo3(signature = (ctx, model, messages, *, params=None, tokens=None, cost_usd=None,
+        outputs=None, latency_ms=None, attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn model_call<'py>(
+        &self,
+        ctx: Option<Ctx>,
+        model: String,
+        messages: Bound<'py, PyAny>,
+        params: Option<Bound<'py, PyAny>>,
+        tokens: Option<Bound<'py, PyAny>>,
+        cost_usd: Option<Bound<'py, PyAny>>,
+        outputs: Option<Bound<'py, PyAny>>,
+        latency_ms: Option<u64>,
+        attrs: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<String> {
+        let py = messages.py();
+        let msgs = convert::to_value(&messages);
+        let hash = sealtrail_core::hash::prompt_hash(&msgs);
+        let inputs = PyDict::new(py);
+        if self.prompt_storage != PromptStorage::None {
+            inputs.set_item("messages", &messages)?;
+        }
+        if let Some(p) = &params {
+            inputs.set_item("params", p)?;
+        }
+        let f = Fields {
+            name: Some(model),
+            inputs: (!inputs.is_empty()).then(|| inputs.into_any()),
+            outputs,
+            tokens,
+            cost_usd,
+            latency_ms,
+            prompt_hash: Some(hash),
+            attrs,
+            ..Fields::default()
+        };
+        let e = event::build("model_call", &self.agent_id, &ctx.unwrap_or_default(), f)?;
+        let id = e.id.to_string();
+        self.sink.record(e);
+        Ok(id)
+    }
+
+    /// Records `tool_call` and returns the context for the call's body:
+    /// `(actor_id, session_id, trace_id, call_id)`.
+    #[pyo3(signature = (spec, ctx, args, kwargs=None))]
+    fn tool_call<'py>(
+        &self,
+        spec: &Bound<'py, ToolSpec>,
+        ctx: Option<Ctx>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = args.py();
+        let s = spec.get();
+        let ctx = ctx.unwrap_or_default();
+        let mut e = event::tool_call(
+            &self.agent_id,
+            &s.name,
+            &ctx,
+            &s.names,
+            s.varargs.as_deref(),
+            args,
+            kwargs,
+            s.skip_first,
+            s.capture_args,
+        );
+        if s.side_effect {
+            let mut m = Map::new();
+            m.insert("side_effect".into(), Value::Bool(true));
+            e.attrs = Some(m);
+        }
+        let id = e.id.to_string();
+        let trace = e.trace_id.clone().unwrap_or_else(|| id.clone());
+        self.sink.record(e);
+        ctx_tuple(py, &ctx, &trace, &id)
+    }
+
+    /// Records `tool_result` for the call whose body ran in `child`.
+    fn tool_result(
+        &self,
+        spec: &Bound<'_, ToolSpec>,
+        child: Ctx,
+        result: &Bound<'_, PyAny>,
+        latency_ns: u64,
+    ) {
+        let s = spec.get();
+        let call_id = child.parent_id.as_deref().unwrap_or_default();
+        let mut e = event::after_call(
+            EventType::ToolResult,
+            &self.agent_id,
+            &s.name,
+            &child,
+            call_id,
+        );
+        if s.capture_result {
+            e.outputs = Some(convert::to_value(result));
+        }
+        e.latency_ms = Some(latency_ns / 1_000_000);
+        self.sink.record(e);
+    }
+
+    /// Records `error` for the call whose body ran in `child`.
+    #[allow(clippy::too_many_arguments)]
+    fn tool_error(
+        &self,
+        spec: &Bound<'_, ToolSpec>,
+        child: Ctx,
+        exc_type: String,
+        message: String,
+        stack: Option<String>,
+        latency_ns: u64,
+    ) {
+        let s = spec.get();
+        let call_id = child.parent_id.as_deref().unwrap_or_default();
+        let mut e = event::after_call(EventType::Error, &self.agent_id, &s.name, &child, call_id);
+        e.error = Some(event::error_info(exc_type, message, stack));
+        e.latency_ms = Some(latency_ns / 1_000_000);
+        self.sink.record(e);
+    }
+
+    /// `text` as core's redactor would store it.
+    fn redact(&self, text: &str) -> PyResult<String> {
+        let _ = text;
+        Err(to_py(Error::new(
+            ErrorKind::Config,
+            "redact needs core's redaction module, not in this build",
+        )))
+    }
+
+    /// Waits up to `timeout` seconds until what is queued is delivered,
+    /// spooled or written; the GIL is released meanwhile.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        let report = match &*self.sink {
+            Sink::Core(c) => {
+                let r = py.detach(|| c.flush(seconds(timeout)));
+                serde_json::to_value(r).unwrap_or_default()
+            }
+            Sink::Memory(v) => serde_json::json!({
+                "complete": true,
+                "delivered": v.lock().map(|v| v.len()).unwrap_or(0),
+                "spooled": 0, "dropped": 0, "rejected": 0, "ledger_written": 0, "queued": 0,
+            }),
+        };
+        to_py_value(py, &report)
+    }
+
+    /// Flushes and stops the worker (at most `timeout` seconds, GIL
+    /// released). Later records are dropped and counted.
+    #[pyo3(signature = (timeout=5.0))]
+    fn shutdown<'py>(&self, py: Python<'py>, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
+        match &*self.sink {
+            Sink::Core(c) => {
+                let r = py.detach(|| c.shutdown(seconds(timeout)));
+                to_py_value(py, &serde_json::to_value(r).unwrap_or_default())
+            }
+            Sink::Memory(_) => self.flush(py, timeout),
+        }
+    }
+
+    /// Core's pipeline counters.
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let m = match &*self.sink {
+            Sink::Core(c) => serde_json::to_value(c.metrics()).unwrap_or_default(),
+            Sink::Memory(v) => {
+                serde_json::json!({"recorded": v.lock().map(|v| v.len()).unwrap_or(0)})
+            }
+        };
+        to_py_value(py, &m)
+    }
+
+    /// In-memory capture only: the events recorded so far, as JSON objects
+    /// (unredacted, exactly as built), and clears them.
+    fn take_captured<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let Sink::Memory(v) = &*self.sink else {
+            return Err(to_py(Error::new(
+                ErrorKind::Config,
+                "take_captured needs a client made with capture=True",
+            )));
+        };
+        let events = v
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .map_err(|_| to_py(Error::new(ErrorKind::Io, "capture buffer poisoned")))?;
+        let out = PyList::empty(py);
+        for e in events {
+            out.append(to_py_value(py, &e.to_value())?)?;
+        }
+        Ok(out)
+    }
+
+    /// After `os.fork`, in the child: never touch the parent's worker.
+    fn _abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Verifies a local ledger file (default: the configured ledger path);
+/// returns core's report plus `ok`. GIL released while it reads.
+#[pyfunction]
+#[pyo3(signature = (path=None))]
+fn verify_ledger<'py>(
+    py: Python<'py>,
+    path: Option<std::path::PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let path = match path {
+        Some(p) => p,
+        None => ClientConfig::from_env().py_err()?.ledger_path,
+    };
+    let report = py
+        .detach(|| sealtrail_core::client::verify_ledger(&path))
+        .py_err()?;
+    let mut v = serde_json::to_value(&report).unwrap_or_default();
+    if let Value::Object(m) = &mut v {
+        m.insert("ok".into(), Value::Bool(report.ok()));
+    }
+    to_py_value(py, &v)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyClient>()?;
+    m.add_class::<ToolSpec>()?;
+    m.add_function(wrap_pyfunction!(verify_ledger, m)?)?;
+    Ok(())
+}
