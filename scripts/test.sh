@@ -40,7 +40,9 @@ if want python; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
   [ -f bindings-python/requirements-dev.txt ] && "$VENV/bin/python" -m pip install -q -r bindings-python/requirements-dev.txt
-  "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps .
+  # Tests use a debug build (it shares target/debug with cargo test); the
+  # benchmarks install with a plain `pip install .` (release).
+  MATURIN_PEP517_ARGS="--profile dev" "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps .
   "$VENV/bin/python" -c "import sealtrail; print('sealtrail', sealtrail.version(), 'imports')"
   if [ -d bindings-python/tests ]; then
     "$VENV/bin/python" -m pytest -q bindings-python/tests
@@ -48,9 +50,9 @@ if want python; then
 fi
 
 if want node; then
-  step "Node package: npm install && npm run build"
+  step "Node package: npm install && npm run build:debug"
   npm install --no-audit --no-fund --loglevel=error
-  npm run build
+  npm run build:debug
   node -e "const s = require('./'); console.log('sealtrail', s.version(), 'loads')"
   if [ -d bindings-node/test ]; then
     npm test
