@@ -34,7 +34,10 @@ fn delivers_in_batches_gzip_and_zstd() {
         };
         assert!(encs.iter().all(|e| e == want), "{encs:?}");
         let m = client.metrics();
-        assert_eq!((m.recorded, m.delivered, m.dropped, m.persisted), (1050, 1050, 0, 1050));
+        assert_eq!(
+            (m.recorded, m.delivered, m.dropped, m.persisted),
+            (1050, 1050, 0, 1050)
+        );
         let r = client.shutdown(Duration::from_secs(5));
         assert!(r.complete);
     }
@@ -60,7 +63,12 @@ fn server_down_at_start_then_up() {
     assert_eq!(m.persisted, 500);
     // Up: the spool replays in order.
     let server = TestServer::start_on(port, Shared::default());
-    assert!(wait_until(Duration::from_secs(20), || client.metrics().delivered == 500), "{:?}", client.metrics());
+    assert!(
+        wait_until(Duration::from_secs(20), || client.metrics().delivered
+            == 500),
+        "{:?}",
+        client.metrics()
+    );
     assert_eq!(server.state.unique(), 500);
     let m = client.metrics();
     assert_eq!(m.replayed, 500);
@@ -93,7 +101,10 @@ fn retries_500_and_429_with_retry_after() {
         client.record(event("a", &format!("e{i}"), 200));
     }
     let start = Instant::now();
-    assert!(wait_until(Duration::from_secs(20), || client.metrics().delivered == 100));
+    assert!(wait_until(Duration::from_secs(20), || client
+        .metrics()
+        .delivered
+        == 100));
     let m = client.metrics();
     assert_eq!(m.retries, 3, "{m:?}");
     assert_eq!(server.state.unique(), 100);
@@ -101,7 +112,11 @@ fn retries_500_and_429_with_retry_after() {
     // The 429 said one second: the next attempt waited at least that long.
     let times = server.state.with(|i| i.post_times.clone());
     assert_eq!(times.len(), 4);
-    assert!(times[3] - times[2] >= Duration::from_millis(950), "{:?}", times[3] - times[2]);
+    assert!(
+        times[3] - times[2] >= Duration::from_millis(950),
+        "{:?}",
+        times[3] - times[2]
+    );
     assert!(start.elapsed() >= Duration::from_millis(950));
     client.shutdown(Duration::from_secs(5));
 }
@@ -127,7 +142,10 @@ fn slow_server_never_slows_record() {
     assert!(r.complete, "{r:?}");
     let m = client.metrics();
     assert!(m.spooled > 0, "a slow server spills to the spool: {m:?}");
-    assert!(wait_until(Duration::from_secs(60), || server.state.unique() == 5000));
+    assert!(wait_until(Duration::from_secs(60), || server
+        .state
+        .unique()
+        == 5000));
     assert_eq!(client.metrics().delivered, 5000);
     client.shutdown(Duration::from_secs(5));
 }
@@ -148,7 +166,9 @@ fn refused_batch_goes_to_rejected_dir() {
     assert!(r.complete);
     assert_eq!((r.delivered, r.rejected), (10, 10), "{r:?}");
     assert_eq!(server.state.unique(), 10);
-    let files: Vec<_> = std::fs::read_dir(dir.path().join("rejected")).unwrap().collect();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("rejected"))
+        .unwrap()
+        .collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -163,7 +183,9 @@ fn refused_batch_goes_to_rejected_dir() {
     client.record(event("a", "good", 200));
     let r = client.flush(Duration::from_secs(10));
     assert_eq!((r.delivered, r.rejected), (11, 11), "{r:?}");
-    let files = std::fs::read_dir(dir.path().join("rejected")).unwrap().count();
+    let files = std::fs::read_dir(dir.path().join("rejected"))
+        .unwrap()
+        .count();
     assert_eq!(files, 2);
     client.shutdown(Duration::from_secs(5));
 }
@@ -192,14 +214,28 @@ fn torn_spool_tail_is_cut_and_the_rest_replays() {
         .max()
         .unwrap();
     let len = std::fs::metadata(&seg).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 17).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 17)
+        .unwrap();
 
     let server = TestServer::start_on(port, Shared::default());
     let client = Client::new(config(&endpoint, dir.path())).unwrap();
     assert!(client.metrics().spool_torn_bytes > 0);
-    assert!(wait_until(Duration::from_secs(20), || client.metrics().delivered == 200), "{:?}", client.metrics());
+    assert!(
+        wait_until(Duration::from_secs(20), || client.metrics().delivered
+            == 200),
+        "{:?}",
+        client.metrics()
+    );
     let names = server.state.with(|i| {
-        let mut v: Vec<u64> = i.events.values().map(|(_, n)| n.as_ref().unwrap()[1..].parse().unwrap()).collect();
+        let mut v: Vec<u64> = i
+            .events
+            .values()
+            .map(|(_, n)| n.as_ref().unwrap()[1..].parse().unwrap())
+            .collect();
         v.sort();
         v
     });
@@ -229,7 +265,12 @@ fn spool_cap_counts_logs_and_loses_nothing_else() {
     let spooled = m.spooled;
 
     let server = TestServer::start_on(port, Shared::default());
-    assert!(wait_until(Duration::from_secs(20), || client.metrics().delivered == spooled), "{:?}", client.metrics());
+    assert!(
+        wait_until(Duration::from_secs(20), || client.metrics().delivered
+            == spooled),
+        "{:?}",
+        client.metrics()
+    );
     assert_eq!(server.state.unique() as u64, spooled);
     // After the server is back, new events flow normally.
     for i in 0..100 {
@@ -264,5 +305,8 @@ fn queue_full_drops_newest_and_counts() {
     let r = client.shutdown(Duration::from_secs(30));
     assert!(r.complete, "{r:?}");
     assert_eq!(r.delivered + r.spooled, ok, "{r:?}");
-    assert!(!client.record(event("a", "late", 10)), "record after shutdown is refused");
+    assert!(
+        !client.record(event("a", "late", 10)),
+        "record after shutdown is refused"
+    );
 }

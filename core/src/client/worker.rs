@@ -257,6 +257,10 @@ impl Worker {
                             Err(_) => break,
                         }
                     }
+                    // Let the runtime poll its I/O and timers: under a
+                    // steady stream of events the queue is always ready,
+                    // and a send in flight must still make progress.
+                    tokio::task::yield_now().await;
                 }
                 Wake::Event(None) => {
                     let d = Instant::now() + self.cfg.shutdown_timeout;

@@ -68,17 +68,31 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
-        return (StatusCode::UNAUTHORIZED, r#"{"error":"unauthorized","detail":"bad key"}"#).into_response();
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}"))
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"unauthorized","detail":"bad key"}"#,
+        )
+            .into_response();
     }
     match fail {
         Some(Fail::Status(code)) => {
             let code = StatusCode::from_u16(code).unwrap();
-            return (code, format!(r#"{{"error":"test","detail":"told to fail with {code}"}}"#)).into_response();
+            return (
+                code,
+                format!(r#"{{"error":"test","detail":"told to fail with {code}"}}"#),
+            )
+                .into_response();
         }
         Some(Fail::StatusRetryAfter(code, secs)) => {
             let code = StatusCode::from_u16(code).unwrap();
-            return (code, [("retry-after", secs.to_string())], r#"{"error":"rate_limited"}"#).into_response();
+            return (
+                code,
+                [("retry-after", secs.to_string())],
+                r#"{"error":"rate_limited"}"#,
+            )
+                .into_response();
         }
         None => {}
     }
@@ -90,7 +104,10 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
     let raw = match enc.as_str() {
         "gzip" => {
             let mut out = Vec::new();
-            if flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).is_err() {
+            if flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .is_err()
+            {
                 return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
             }
             out
@@ -104,7 +121,13 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
     let parsed: Body = match serde_json::from_slice(&raw) {
         Ok(b) => b,
         Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!(r#"{{"error":"malformed_json","detail":{:?}}}"#, e.to_string()))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!(
+                    r#"{{"error":"malformed_json","detail":{:?}}}"#,
+                    e.to_string()
+                ),
+            )
                 .into_response()
         }
     };
@@ -131,7 +154,11 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
             receipts.push(json!({"id": id, "seq": seq, "hash": ev.content_hash.to_hex(), "duplicate": dup}));
         }
     });
-    (StatusCode::OK, axum::Json(json!({"receipts": receipts, "errors": errors}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(json!({"receipts": receipts, "errors": errors})),
+    )
+        .into_response()
 }
 
 pub struct TestServer {
@@ -157,9 +184,13 @@ impl TestServer {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new().route("/v1/events", post(ingest)).with_state(st);
+                let app = Router::new()
+                    .route("/v1/events", post(ingest))
+                    .with_state(st);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stop_rx.await;
