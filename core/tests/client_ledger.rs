@@ -11,9 +11,11 @@ use sealtrail_core::client::{import, verify_ledger, Client, ClientConfig, Destin
 use sealtrail_core::BreakReason;
 
 fn ledger_client(path: &std::path::Path) -> Client {
-    let mut cfg = ClientConfig::default();
-    cfg.ledger_path = path.to_path_buf();
-    cfg.linger = Duration::from_millis(10);
+    let cfg = ClientConfig {
+        ledger_path: path.to_path_buf(),
+        linger: Duration::from_millis(10),
+        ..ClientConfig::default()
+    };
     Client::new(cfg).unwrap()
 }
 
