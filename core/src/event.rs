@@ -451,7 +451,93 @@ impl Event {
 
     /// RFC 8785 canonical bytes of the event: what `content_hash` covers.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        crate::jcs::to_vec(&self.to_value())
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// Appends the canonical bytes to `out`. Equal to `jcs::to_vec(&self.to_value())`
+    /// but written straight from the fields, in RFC 8785 member order, without
+    /// copying the payloads into an intermediate JSON value.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        use crate::jcs::{write_string as s, write_u64 as u, write_value as v};
+        let mut o = ObjectWriter::new(out);
+        // Members in UTF-16 (here: ASCII) order of their names.
+        if let Some(x) = &self.actor_id {
+            s(x, o.key("actor_id"));
+        }
+        s(&self.agent_id, o.key("agent_id"));
+        if let Some(x) = &self.attrs {
+            crate::jcs::write_object(x, o.key("attrs"));
+        }
+        if let Some(x) = &self.cost_usd {
+            s(x, o.key("cost_usd"));
+        }
+        if let Some(d) = &self.decision {
+            let mut w = ObjectWriter::new(o.key("decision"));
+            if let Some(x) = &d.by {
+                s(x, w.key("by"));
+            }
+            s(d.outcome.as_str(), w.key("outcome"));
+            if let Some(x) = &d.reason {
+                s(x, w.key("reason"));
+            }
+            w.end();
+        }
+        if let Some(e) = &self.error {
+            let mut w = ObjectWriter::new(o.key("error"));
+            s(&e.message, w.key("message"));
+            if let Some(x) = &e.stack {
+                s(x, w.key("stack"));
+            }
+            s(&e.kind, w.key("type"));
+            w.end();
+        }
+        s(&self.id.to_string(), o.key("id"));
+        if let Some(x) = &self.inputs {
+            v(x, o.key("inputs"));
+        }
+        if let Some(x) = self.latency_ms {
+            u(x, o.key("latency_ms"));
+        }
+        if let Some(x) = &self.name {
+            s(x, o.key("name"));
+        }
+        if let Some(x) = &self.outputs {
+            v(x, o.key("outputs"));
+        }
+        if let Some(x) = &self.parent_id {
+            s(x, o.key("parent_id"));
+        }
+        if let Some(p) = &self.pii {
+            let m: Map<String, Value> = p
+                .iter()
+                .map(|(k, n)| (k.clone(), Value::from(*n)))
+                .collect();
+            crate::jcs::write_object(&m, o.key("pii"));
+        }
+        if let Some(x) = &self.prompt_hash {
+            s(x, o.key("prompt_hash"));
+        }
+        if let Some(x) = &self.session_id {
+            s(x, o.key("session_id"));
+        }
+        if let Some(t) = &self.tokens {
+            let mut w = ObjectWriter::new(o.key("tokens"));
+            if let Some(x) = t.input {
+                u(x, w.key("input"));
+            }
+            if let Some(x) = t.output {
+                u(x, w.key("output"));
+            }
+            w.end();
+        }
+        if let Some(x) = &self.trace_id {
+            s(x, o.key("trace_id"));
+        }
+        s(&self.ts.to_string(), o.key("ts"));
+        s(self.kind.as_str(), o.key("type"));
+        o.end();
     }
 
     /// SHA-256 of the canonical bytes.
@@ -480,6 +566,34 @@ impl Event {
             event: self,
             content_hash,
         })
+    }
+}
+
+/// Writes `{"k":v,...}` members in the order given.
+struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> ObjectWriter<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ObjectWriter { out, first: true }
+    }
+    /// Writes the member name (a plain ASCII literal) and returns the buffer
+    /// for its value.
+    fn key(&mut self, name: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+    fn end(self) {
+        self.out.push(b'}');
     }
 }
 
@@ -758,6 +872,63 @@ mod tests {
         sealed.check().unwrap();
         sealed.event.name = Some("edited".into());
         assert_eq!(sealed.check().unwrap_err().kind(), ErrorKind::HashMismatch);
+    }
+
+    #[test]
+    fn direct_canonical_form_equals_the_generic_one() {
+        let mut e = Event::new(EventType::ModelCall, "agent-ü");
+        let generic = |e: &Event| crate::jcs::to_vec(&e.to_value());
+        assert_eq!(e.canonical_bytes(), generic(&e));
+        e.actor_id = Some("a\"\\\u{1}".into());
+        e.session_id = Some("s".into());
+        e.trace_id = Some("t".into());
+        e.parent_id = Some("p".into());
+        e.name = Some("n😀".into());
+        e.prompt_hash = Some("ab".repeat(32));
+        e.inputs = Some(
+            serde_json::json!({"b": [1, 2.5, -0.0, 1e21], "a": null, "\u{1F600}": 1, "\u{FB33}": 2}),
+        );
+        e.outputs = Some(serde_json::json!("x"));
+        e.decision = Some(Decision {
+            outcome: DecisionOutcome::Denied,
+            by: Some("b".into()),
+            reason: Some("r".into()),
+        });
+        e.error = Some(ErrorInfo {
+            kind: "E".into(),
+            message: "m".into(),
+            stack: Some("s".into()),
+        });
+        e.tokens = Some(Tokens {
+            input: Some(1),
+            output: Some(MAX_SAFE_INTEGER),
+        });
+        e.cost_usd = Some("0.10".into());
+        e.latency_ms = Some(7);
+        e.pii = Some(
+            [("email".to_string(), 2u64), ("card".to_string(), 1)]
+                .into_iter()
+                .collect(),
+        );
+        e.attrs = Some(
+            serde_json::json!({"z": {"y": 1}, "a": []})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert_eq!(e.canonical_bytes(), generic(&e));
+        e.decision = Some(Decision {
+            outcome: DecisionOutcome::Approved,
+            by: None,
+            reason: None,
+        });
+        e.error = Some(ErrorInfo {
+            kind: "E".into(),
+            message: "".into(),
+            stack: None,
+        });
+        e.tokens = Some(Tokens::default());
+        assert_eq!(e.canonical_bytes(), generic(&e));
     }
 
     #[test]

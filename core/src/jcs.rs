@@ -44,7 +44,8 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_object(o: &Map<String, Value>, out: &mut Vec<u8>) {
+/// Appends the canonical form of a JSON object.
+pub fn write_object(o: &Map<String, Value>, out: &mut Vec<u8>) {
     let mut members: Vec<(&String, &Value)> = o.iter().collect();
     // serde_json's map is usually already in code-point order, which equals
     // UTF-16 order unless keys hold characters above U+FFFF; check, then sort.
@@ -120,6 +121,15 @@ fn write_number(n: &Number, out: &mut Vec<u8>) {
 
 fn itoa_u64(u: u64) -> String {
     u.to_string()
+}
+
+/// Appends an unsigned integer as RFC 8785 writes it (exact up to 2^53).
+pub fn write_u64(u: u64, out: &mut Vec<u8>) {
+    if u <= EXACT {
+        out.extend_from_slice(itoa_u64(u).as_bytes());
+    } else {
+        write_f64(u as f64, out);
+    }
 }
 
 /// ECMAScript Number::toString for a finite double (`-0` prints `0`).
