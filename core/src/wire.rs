@@ -29,6 +29,7 @@ pub struct IngestBatch {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct IngestResponse {
     /// One per event stored now or before, in batch order.
+    #[serde(default)]
     pub receipts: Vec<Receipt>,
     /// One per event refused, in batch order.
     #[serde(default)]
@@ -58,6 +59,7 @@ pub struct EventError {
     /// A stable kind (`ErrorKind::as_str()`), e.g. `invalid_event`.
     pub error: String,
     /// What was wrong and what to do.
+    #[serde(default)]
     pub detail: String,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 
 use super::config::{ClientConfig, Compression};
-use super::wire::BatchAnswer;
+use super::wire::IngestResponse;
 use crate::error::{Error, ErrorKind, Result};
 
 /// What became of one POST.
@@ -17,7 +17,7 @@ pub enum Outcome {
     /// 2xx. `answer` is `None` when the body was not the expected JSON (the
     /// batch was accepted all the same).
     Accepted {
-        answer: Option<BatchAnswer>,
+        answer: Option<IngestResponse>,
         raw: String,
     },
     /// Network error, timeout, 408, 429 or 5xx: try again later.
@@ -143,7 +143,7 @@ impl Transport {
         };
         let code = status.as_u16();
         if status.is_success() {
-            let answer = serde_json::from_str::<BatchAnswer>(&text).ok();
+            let answer = serde_json::from_str::<IngestResponse>(&text).ok();
             Outcome::Accepted { answer, raw: text }
         } else if code == 408 || code == 429 || status.is_server_error() {
             Outcome::Retry {

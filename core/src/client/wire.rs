@@ -1,44 +1,9 @@
-//! The batch wire format of `POST /v1/events` as the client writes and
-//! reads it. Field names follow the server contract; the lead unifies these
-//! types with the server's `wire` module at merge.
+//! The request body of `POST /v1/events` as the client builds it; the answer
+//! types are the shared ones of `crate::wire`.
 
-use serde::{Deserialize, Serialize};
-
-use crate::event::EventId;
 use crate::hash::Hash;
 
-/// One receipt: the server chained event `id` as `seq` with link `hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub id: EventId,
-    pub seq: u64,
-    pub hash: Hash,
-    /// The server already had this id (a resend): nothing was appended.
-    #[serde(default)]
-    pub duplicate: bool,
-}
-
-/// One event of the batch the server refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventError {
-    /// Position of the event in the batch.
-    pub index: usize,
-    #[serde(default)]
-    pub id: Option<String>,
-    /// The error kind (`ErrorKind::as_str`).
-    pub error: String,
-    #[serde(default)]
-    pub detail: String,
-}
-
-/// A 2xx answer to a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchAnswer {
-    #[serde(default)]
-    pub receipts: Vec<Receipt>,
-    #[serde(default)]
-    pub errors: Vec<EventError>,
-}
+pub use crate::wire::{EventError, IngestResponse, Receipt};
 
 /// Builds the request body `{"events":[{"event":…,"content_hash":"…"},…]}`
 /// from events already in canonical form, without re-serialising them
@@ -98,7 +63,7 @@ impl BodyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, EventType, Limits, SealedEvent};
+    use crate::event::{Event, EventType, Limits};
 
     #[test]
     fn body_parses_as_sealed_events() {
@@ -111,10 +76,7 @@ mod tests {
             b.push(&s.event.canonical_bytes(), &s.content_hash);
             want.push(s);
         }
-        #[derive(Deserialize)]
-        struct Body {
-            events: Vec<SealedEvent>,
-        }
+        type Body = crate::wire::IngestBatch;
         let got: Body = serde_json::from_slice(&b.finish()).unwrap();
         assert_eq!(got.events, want);
         let empty: Body = serde_json::from_slice(&BodyBuilder::default().finish()).unwrap();

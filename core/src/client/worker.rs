@@ -21,7 +21,7 @@ use super::ledger::LedgerWriter;
 use super::metrics::Metrics;
 use super::spool::{Append, Spool};
 use super::transport::{Outcome, Transport};
-use super::wire::{BatchAnswer, BodyBuilder};
+use super::wire::{BodyBuilder, IngestResponse};
 use super::EventRedactor;
 use crate::event::Event;
 use crate::hash::{sha256, Hash};
@@ -477,7 +477,7 @@ impl Worker {
                 r.attempt = 0;
                 let answer = answer.unwrap_or_else(|| {
                     tracing::warn!(target: "sealtrail::transport", "2xx answer without receipts; counting the batch as delivered");
-                    BatchAnswer::default()
+                    IngestResponse::default()
                 });
                 let dups = answer.receipts.iter().filter(|x| x.duplicate).count() as u64;
                 let refused = (answer.errors.len() as u64).min(count);
@@ -689,7 +689,13 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 /// Per-event errors in a 2xx answer: write those events and the answer.
-fn write_refused_events(spool: &Spool, body: &[u8], answer: &BatchAnswer, raw: &str, m: &Metrics) {
+fn write_refused_events(
+    spool: &Spool,
+    body: &[u8],
+    answer: &IngestResponse,
+    raw: &str,
+    m: &Metrics,
+) {
     let picked = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("events").and_then(|e| e.as_array()).cloned())
