@@ -1,10 +1,123 @@
-//! The native half of the `sealtrail` npm package: converts JavaScript values
-//! and maps errors; every piece of logic lives in `sealtrail-core`.
+//! The native half of the `sealtrail` npm package (`native.js`, private
+//! behind the `index.js` facade): converts JavaScript values and maps
+//! errors; every piece of logic lives in `sealtrail-core`.
 
+#[cfg(feature = "client")]
+mod client;
+mod convert;
+mod event;
+
+use napi::bindgen_prelude::*;
+use napi::JsValue;
 use napi_derive::napi;
+
+pub use event::{DecisionInput, ErrorInput, EventExtra, TokensInput};
+
+/// Core errors reach JavaScript as `Error("<kind>: <message>")`; the facade
+/// moves the kind into `error.code`.
+pub(crate) fn to_napi(e: sealtrail_core::Error) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, e.to_string())
+}
+
+pub(crate) fn payload<'a>(json: Option<String>, value: Option<Unknown<'a>>) -> event::Payload<'a> {
+    event::Payload { json, value }
+}
 
 /// The sealtrail version.
 #[napi]
 pub fn version() -> String {
     sealtrail_core::version().to_string()
+}
+
+/// RFC 8785 canonical JSON of any JavaScript value, converted by the rules of
+/// the package: what an event's `inputs` would hold before redaction.
+#[napi(catch_unwind)]
+pub fn canonical_json(value: Unknown) -> String {
+    let v = value.value();
+    // SAFETY: the handles belong to this call.
+    let json = unsafe { convert::to_json(v.env, v.value) }.unwrap_or(serde_json::Value::Null);
+    sealtrail_core::jcs::to_string(&json)
+}
+
+/// SHA-256 (hex) of the RFC 8785 form of a prompt (the messages array).
+#[napi(catch_unwind)]
+pub fn prompt_hash(messages: Unknown) -> String {
+    let v = value_of(messages);
+    sealtrail_core::hash::prompt_hash(&v)
+}
+
+/// A fresh event id (ULID), monotonic within the process.
+#[napi(catch_unwind)]
+pub fn new_id() -> String {
+    sealtrail_core::EventId::generate().to_string()
+}
+
+fn value_of(u: Unknown) -> serde_json::Value {
+    let v = u.value();
+    // SAFETY: the handles belong to this call.
+    unsafe { convert::to_json(v.env, v.value) }.unwrap_or(serde_json::Value::Null)
+}
+
+/// The sealed form of one event, as core makes it for the wire and the ledger.
+#[napi(object)]
+pub struct Sealed {
+    /// RFC 8785 canonical JSON of the event.
+    pub canonical: String,
+    /// SHA-256 (hex) of `canonical`.
+    pub content_hash: String,
+}
+
+/// Builds, validates and seals one event without recording it: the
+/// cross-language check (Python's `seal_event`) compares this output.
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn seal_event(
+    agent_id: String,
+    kind: String,
+    name: Option<String>,
+    trace_id: Option<String>,
+    parent_id: Option<String>,
+    actor_id: Option<String>,
+    session_id: Option<String>,
+    inputs: Option<Unknown>,
+    outputs: Option<Unknown>,
+    attrs: Option<Unknown>,
+    messages: Option<Unknown>,
+    extra: Option<EventExtra>,
+) -> Result<Sealed> {
+    let head = event::Head {
+        kind,
+        name,
+        trace_id,
+        parent_id,
+        actor_id,
+        session_id,
+    };
+    let limits = sealtrail_core::Limits::default();
+    let e = event::build(
+        &agent_id,
+        head,
+        payload(None, inputs),
+        payload(None, outputs),
+        payload(None, attrs),
+        payload(None, messages),
+        extra,
+    )
+    .map_err(to_napi)?;
+    e.validate(&limits).map_err(to_napi)?;
+    let sealed = e.seal(&limits).map_err(to_napi)?;
+    Ok(Sealed {
+        canonical: String::from_utf8(sealed.event.canonical_bytes()).unwrap_or_default(),
+        content_hash: sealed.content_hash.to_hex(),
+    })
+}
+
+#[napi(catch_unwind)]
+pub fn bench_walk(value: Unknown) -> u32 {
+    value_of(value).is_object() as u32
+}
+
+#[napi(catch_unwind)]
+pub fn bench_parse(s: String) -> u32 {
+    serde_json::from_str::<serde_json::Value>(&s).map_or(0, |j| j.is_object() as u32)
 }
