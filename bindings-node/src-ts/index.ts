@@ -117,6 +117,7 @@ interface NativeClient {
     inputs: unknown,
     outputsJson: string | undefined,
     outputs: unknown,
+    latencyMs: number | undefined,
     attrsJson: string | undefined,
     attrs: unknown,
     messagesJson: string | undefined,
@@ -198,9 +199,9 @@ export interface ModelCallInput {
   model: string
   /** The prompt as sent: hashed by core before redaction, and recorded redacted. */
   messages?: unknown
-  /** Model parameters (temperature, max_tokens, …). */
-  parameters?: Record<string, unknown>
-  output?: unknown
+  /** Model parameters (temperature, max_tokens, …), recorded as `inputs.params`. */
+  params?: Record<string, unknown>
+  outputs?: unknown
   tokens?: { input?: number; output?: number }
   costUsd?: string
   latencyMs?: number
@@ -290,6 +291,23 @@ export function init(options: InitOptions = {}): void {
   if (installExitHooks) installHooks()
 }
 
+/**
+ * @internal Benchmark hook: records through `record` (same signature as the
+ * native client's) instead of a started client.
+ */
+export function _useRecorder(record: NativeClient['record'] | null): void {
+  client = record
+    ? {
+        agentId: 'bench',
+        record,
+        flush: async () => true,
+        shutdown: async () => true,
+        shutdownSync: () => true,
+        metrics: () => ({}) as Metrics,
+      }
+    : null
+}
+
 /** The client, started from the environment on first use. */
 function getClient(): NativeClient | null {
   if (client || disabled) return client
@@ -376,6 +394,7 @@ function emit(
   extra: native.EventExtra | undefined,
   parentId: string | undefined = ctx.parentId,
   messages?: unknown,
+  latencyMs?: number,
 ): string | null {
   const c = getClient()
   if (!c) return null
@@ -391,6 +410,7 @@ function emit(
       inputs,
       enc(outputs),
       outputs,
+      latencyMs,
       enc(attrs),
       attrs,
       enc(messages),
@@ -407,15 +427,24 @@ function emit(
 export function record(input: RecordInput): string | null {
   try {
     const ctx = als.getStore() ?? {}
-    const extra: native.EventExtra = {
-      id: input.id,
-      ts: input.ts,
-      decision: input.decision,
-      error: input.error,
-      tokens: input.tokens,
-      costUsd: input.costUsd === undefined ? undefined : String(input.costUsd),
-      latencyMs: input.latencyMs,
-    }
+    const rare =
+      input.id !== undefined ||
+      input.ts !== undefined ||
+      input.decision !== undefined ||
+      input.error !== undefined ||
+      input.tokens !== undefined ||
+      input.costUsd !== undefined
+    // Reading an object across napi costs about a microsecond: skip it when empty.
+    const extra: native.EventExtra | undefined = rare
+      ? {
+          id: input.id,
+          ts: input.ts,
+          decision: input.decision,
+          error: input.error,
+          tokens: input.tokens,
+          costUsd: input.costUsd === undefined ? undefined : String(input.costUsd),
+        }
+      : undefined
     return emit(
       input.type,
       input.name,
@@ -426,6 +455,7 @@ export function record(input: RecordInput): string | null {
       extra,
       input.parentId ?? ctx.parentId,
       input.messages,
+      input.latencyMs,
     )
   } catch (e) {
     warnOnce(e)
@@ -445,19 +475,19 @@ export function recordResponse(outputs: unknown, attrs?: Record<string, unknown>
 
 /**
  * Records a model call (`model_call`): `prompt_hash` is computed by core
- * from `messages` before redaction; `inputs` holds the redacted messages and
- * parameters.
+ * from `messages` before redaction; `inputs` holds the redacted `messages`
+ * and `params` (the same shape as the Python binding).
  */
 export function recordModelCall(call: ModelCallInput): string | null {
   const inputs: Record<string, unknown> = {}
   if (call.messages !== undefined) inputs.messages = call.messages
-  if (call.parameters !== undefined) inputs.parameters = call.parameters
+  if (call.params !== undefined) inputs.params = call.params
   return record({
     type: 'model_call',
     name: call.model,
     messages: call.messages,
     inputs: Object.keys(inputs).length ? inputs : undefined,
-    outputs: call.output,
+    outputs: call.outputs,
     tokens: call.tokens,
     costUsd: call.costUsd,
     latencyMs: call.latencyMs,
@@ -525,10 +555,10 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
     const inner: Ctx = callId === null ? ctx : { ...after, parentId: callId }
     const t0 = now()
     const ok = (r: unknown): void => {
-      emit('tool_result', name, after, undefined, captureResult ? r : undefined, attrs, { latencyMs: now() - t0 }, parent)
+      emit('tool_result', name, after, undefined, captureResult ? r : undefined, attrs, undefined, parent, undefined, now() - t0)
     }
     const fail = (e: unknown): void => {
-      emit('error', name, after, undefined, undefined, attrs, { latencyMs: now() - t0, error: errorInfo(e) }, parent)
+      emit('error', name, after, undefined, undefined, attrs, { error: errorInfo(e) }, parent, undefined, now() - t0)
     }
     let result: unknown
     try {

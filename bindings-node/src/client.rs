@@ -73,6 +73,7 @@ impl JsClient {
         inputs: Option<Unknown>,
         outputs_json: Option<String>,
         outputs: Option<Unknown>,
+        latency_ms: Option<f64>,
         attrs_json: Option<String>,
         attrs: Option<Unknown>,
         messages_json: Option<String>,
@@ -86,6 +87,7 @@ impl JsClient {
             parent_id,
             actor_id,
             session_id,
+            latency_ms,
         };
         let e = event::build(
             &self.agent_id,

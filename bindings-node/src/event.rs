@@ -105,6 +105,9 @@ pub struct Head {
     pub parent_id: Option<String>,
     pub actor_id: Option<String>,
     pub session_id: Option<String>,
+    /// Positional because `tool_result` always has it: reading a one-field
+    /// object across napi costs about a microsecond.
+    pub latency_ms: Option<f64>,
 }
 
 /// Builds the event. `messages`, when given, is hashed by core into
@@ -125,6 +128,7 @@ pub fn build(
     e.parent_id = head.parent_id;
     e.actor_id = head.actor_id;
     e.session_id = head.session_id;
+    e.latency_ms = count("latency_ms", head.latency_ms)?;
     e.inputs = inputs.into_value();
     e.outputs = outputs.into_value();
     if let Some(m) = messages.into_value() {
@@ -177,7 +181,9 @@ pub fn build(
             });
         }
         e.cost_usd = x.cost_usd;
-        e.latency_ms = count("latency_ms", x.latency_ms)?;
+        if x.latency_ms.is_some() {
+            e.latency_ms = count("latency_ms", x.latency_ms)?;
+        }
     }
     // Outside any trace an event starts its own (as in the Python binding).
     if e.trace_id.is_none() {

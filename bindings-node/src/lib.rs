@@ -92,6 +92,7 @@ pub fn seal_event(
         parent_id,
         actor_id,
         session_id,
+        latency_ms: None,
     };
     let limits = sealtrail_core::Limits::default();
     let e = event::build(
@@ -112,12 +113,47 @@ pub fn seal_event(
     })
 }
 
+/// Builds an event exactly as `Client.record` does, then drops it: the
+/// benchmark's measure of the caller's cost while core's client pipeline is
+/// not in this build (enqueue, a channel `try_send`, is the difference).
 #[napi(catch_unwind)]
-pub fn bench_walk(value: Unknown) -> u32 {
-    value_of(value).is_object() as u32
-}
-
-#[napi(catch_unwind)]
-pub fn bench_parse(s: String) -> u32 {
-    serde_json::from_str::<serde_json::Value>(&s).map_or(0, |j| j.is_object() as u32)
+#[allow(clippy::too_many_arguments)]
+pub fn dry_record(
+    kind: String,
+    name: Option<String>,
+    trace_id: Option<String>,
+    parent_id: Option<String>,
+    actor_id: Option<String>,
+    session_id: Option<String>,
+    inputs_json: Option<String>,
+    inputs: Option<Unknown>,
+    outputs_json: Option<String>,
+    outputs: Option<Unknown>,
+    latency_ms: Option<f64>,
+    attrs_json: Option<String>,
+    attrs: Option<Unknown>,
+    messages_json: Option<String>,
+    messages: Option<Unknown>,
+    extra: Option<EventExtra>,
+) -> Option<String> {
+    let head = event::Head {
+        kind,
+        name,
+        trace_id,
+        parent_id,
+        actor_id,
+        session_id,
+        latency_ms,
+    };
+    event::build(
+        "bench",
+        head,
+        payload(inputs_json, inputs),
+        payload(outputs_json, outputs),
+        payload(attrs_json, attrs),
+        payload(messages_json, messages),
+        extra,
+    )
+    .ok()
+    .map(|e| std::hint::black_box(e).id.to_string())
 }

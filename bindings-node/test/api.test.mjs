@@ -20,7 +20,7 @@ test('CommonJS and ESM entry points are the same module instance', () => {
 
 test('recordModelCall: prompt_hash from core over the unredacted prompt', async () => {
   const messages = [{ role: 'user', content: 'my email is bob@example.com' }]
-  const id = st.recordModelCall({ model: 'gpt-x', messages, parameters: { temperature: 0 }, output: 'ok', tokens: { input: 12, output: 3 }, costUsd: '0.0012', latencyMs: 41 })
+  const id = st.recordModelCall({ model: 'gpt-x', messages, params: { temperature: 0 }, outputs: 'ok', tokens: { input: 12, output: 3 }, costUsd: '0.0012', latencyMs: 41 })
   assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/)
   await st.flush()
   const e = ledgerEvents(ledger).find((x) => x.id === id)
