@@ -2,6 +2,7 @@
 //! model, RFC 8785 canonical JSON, hashing, the chain spec and its verifier.
 
 pub mod chain;
+pub mod client;
 pub mod error;
 pub mod event;
 pub mod hash;

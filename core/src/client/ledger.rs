@@ -1,0 +1,504 @@
+//! The local ledger: with no endpoint, sealed events are appended to a JSON
+//! Lines file, one line per event, chained per agent with the same link
+//! hash as the server (org `"local"`, empty key id):
+//!
+//! ```text
+//! {"seq":1,"org_id":"local","key_id":"","prev_hash":"00…","hash":"…","content_hash":"…","event":{…}}
+//! ```
+//!
+//! `event` is the event's RFC 8785 form. [`verify_ledger`] checks a file
+//! offline; [`import`] ships one to a server later (the server chains the
+//! events again under its own seq).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::{link_hash, ChainBreak, ChainId, ChainRecord, Verifier};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hash::{sha256, Hash};
+
+use super::config::Compression;
+use super::transport::{Outcome, Transport};
+use super::wire::BodyBuilder;
+
+/// Organisation id of every chain in a local ledger.
+pub const LOCAL_ORG: &str = "local";
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("{what} {}: {e}", path.display()))
+}
+
+#[derive(Deserialize)]
+struct LineHead {
+    seq: u64,
+    hash: Hash,
+    event: AgentOnly,
+}
+
+#[derive(Deserialize)]
+struct AgentOnly {
+    agent_id: String,
+}
+
+/// Appends chained lines to a ledger file.
+#[derive(Debug)]
+pub struct LedgerWriter {
+    path: PathBuf,
+    file: File,
+    fsync: bool,
+    heads: HashMap<String, (u64, Hash)>,
+    buf: Vec<u8>,
+}
+
+impl LedgerWriter {
+    /// Opens (creating) a ledger and resumes every chain's head. A torn last
+    /// line (a crash mid-write) is cut off and its length returned; any
+    /// other unreadable line is an error (run `sealtrail verify --ledger`).
+    pub fn open(path: &Path, fsync: bool) -> Result<(LedgerWriter, u64)> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io_err("open ledger", path, e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_err("read ledger", path, e))?;
+        let good = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let torn = (bytes.len() - good) as u64;
+        if torn > 0 {
+            tracing::warn!(target: "sealtrail::ledger", path = %path.display(), cut_bytes = torn, "torn last ledger line cut off");
+            file.set_len(good as u64)
+                .and_then(|_| file.sync_all())
+                .map_err(|e| io_err("truncate ledger", path, e))?;
+        }
+        let mut heads = HashMap::new();
+        for (n, line) in bytes[..good].split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let head: LineHead = serde_json::from_slice(line).map_err(|e| {
+                Error::new(
+                    ErrorKind::MalformedJson,
+                    format!(
+                        "ledger {} line {} is unreadable ({e}); run `sealtrail verify --ledger` on it and start a new file",
+                        path.display(),
+                        n + 1
+                    ),
+                )
+            })?;
+            heads.insert(head.event.agent_id, (head.seq, head.hash));
+        }
+        Ok((
+            LedgerWriter {
+                path: path.to_path_buf(),
+                file,
+                fsync,
+                heads,
+                buf: Vec::new(),
+            },
+            torn,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Head (seq, hash) of an agent's chain.
+    pub fn head(&self, agent_id: &str) -> Option<(u64, Hash)> {
+        self.heads.get(agent_id).copied()
+    }
+
+    /// Appends sealed events `(agent_id, canonical bytes, content hash)` as
+    /// one write, then fsyncs if configured. On failure the heads are left
+    /// as they were and the partial write is cut off.
+    pub fn append<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = (&'a str, &'a [u8], &'a Hash)>,
+    ) -> Result<u64> {
+        self.buf.clear();
+        let mut new_heads: HashMap<&str, (u64, Hash)> = HashMap::new();
+        let mut n = 0u64;
+        for (agent, canonical, content) in events {
+            let (prev_seq, prev) = new_heads
+                .get(agent)
+                .copied()
+                .or_else(|| self.heads.get(agent).copied())
+                .unwrap_or((0, Hash::ZERO));
+            let seq = prev_seq + 1;
+            let hash = link_hash(LOCAL_ORG, agent, "", seq, &prev, content);
+            self.buf.extend_from_slice(
+                format!(
+                    "{{\"seq\":{seq},\"org_id\":\"{LOCAL_ORG}\",\"key_id\":\"\",\"prev_hash\":\"{prev}\",\"hash\":\"{hash}\",\"content_hash\":\"{content}\",\"event\":"
+                )
+                .as_bytes(),
+            );
+            self.buf.extend_from_slice(canonical);
+            self.buf.extend_from_slice(b"}\n");
+            new_heads.insert(agent, (seq, hash));
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        let before = self
+            .file
+            .metadata()
+            .map_err(|e| io_err("stat ledger", &self.path, e))?
+            .len();
+        let res = self.file.write_all(&self.buf).and_then(|_| {
+            if self.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = res {
+            let _ = self.file.set_len(before);
+            return Err(io_err("write ledger", &self.path, e));
+        }
+        for (agent, head) in new_heads {
+            self.heads.insert(agent.to_string(), head);
+        }
+        Ok(n)
+    }
+}
+
+/// One ledger line as stored.
+#[derive(Debug, Deserialize)]
+struct Line {
+    seq: u64,
+    org_id: String,
+    key_id: String,
+    prev_hash: Hash,
+    hash: Hash,
+    content_hash: Hash,
+    event: serde_json::Value,
+}
+
+/// The verdict on one chain of a ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerChain {
+    pub org_id: String,
+    pub agent_id: String,
+    /// Links that verified (up to the break, if any).
+    pub count: u64,
+    pub head_seq: u64,
+    pub head_hash: Hash,
+    /// The first broken link, if any.
+    pub broken: Option<ChainBreak>,
+    /// 1-based line number of the first broken link.
+    pub broken_line: Option<u64>,
+}
+
+/// A line that could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerLineError {
+    pub line: u64,
+    pub detail: String,
+}
+
+/// What [`verify_ledger`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerReport {
+    pub lines: u64,
+    pub chains: Vec<LedgerChain>,
+    pub malformed: Vec<LedgerLineError>,
+}
+
+impl LedgerReport {
+    /// True when every line parsed and every chain verified.
+    pub fn ok(&self) -> bool {
+        self.malformed.is_empty() && self.chains.iter().all(|c| c.broken.is_none())
+    }
+}
+
+fn parse_line(text: &str) -> std::result::Result<(Line, String), String> {
+    let line: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let agent = line
+        .event
+        .get("agent_id")
+        .and_then(|a| a.as_str())
+        .ok_or("event has no agent_id")?
+        .to_string();
+    Ok((line, agent))
+}
+
+fn for_each_line(path: &Path, mut f: impl FnMut(u64, &str)) -> Result<u64> {
+    let file = File::open(path).map_err(|e| io_err("open ledger", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut buf = String::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_line(&mut buf)
+            .map_err(|e| io_err("read ledger", path, e))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let text = buf.trim_end_matches(['\n', '\r']);
+        if !text.trim().is_empty() {
+            f(n, text);
+        }
+    }
+    Ok(n)
+}
+
+/// Verifies every chain of a ledger file offline: recomputes each event's
+/// content hash from its fields and each link hash, and names the first
+/// broken seq of each chain and why. `Err` only when the file cannot be read.
+pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
+    // Pass 1: every link hash per chain, to tell a reordered link (its
+    // prev_hash belongs to the chain) from a forged one.
+    let mut known: HashMap<(String, String), HashSet<Hash>> = HashMap::new();
+    for_each_line(path, |_, text| {
+        if let Ok((line, agent)) = parse_line(text) {
+            known
+                .entry((line.org_id.clone(), agent))
+                .or_default()
+                .insert(line.hash);
+        }
+    })?;
+    struct State {
+        v: Option<Verifier>,
+        brk: Option<(ChainBreak, u64)>,
+        order: usize,
+    }
+    let mut states: HashMap<(String, String), State> = HashMap::new();
+    let mut report = LedgerReport::default();
+    report.lines = for_each_line(path, |n, text| {
+        let (line, agent) = match parse_line(text) {
+            Ok(x) => x,
+            Err(detail) => {
+                report.malformed.push(LedgerLineError { line: n, detail });
+                return;
+            }
+        };
+        let key = (line.org_id.clone(), agent.clone());
+        let order = states.len();
+        let st = states.entry(key.clone()).or_insert_with(|| State {
+            v: Some(Verifier::new(
+                ChainId {
+                    org_id: line.org_id.clone(),
+                    agent_id: agent.clone(),
+                },
+                None,
+            )),
+            brk: None,
+            order,
+        });
+        let Some(v) = st.v.as_mut() else { return };
+        let record = ChainRecord {
+            seq: line.seq,
+            key_id: line.key_id,
+            prev_hash: line.prev_hash,
+            hash: line.hash,
+            stored_content_hash: Some(line.content_hash),
+            content_hash: sha256(&crate::jcs::to_vec(&line.event)),
+        };
+        let set = known.get(&key);
+        if let Err(b) = v.push_with(&record, |h| set.is_some_and(|s| s.contains(h))) {
+            st.brk = Some((b, n));
+            st.v = None;
+        }
+    })?;
+    let mut chains: Vec<(usize, LedgerChain)> = Vec::new();
+    for ((org_id, agent_id), st) in states {
+        let mut c = LedgerChain {
+            org_id,
+            agent_id,
+            count: 0,
+            head_seq: 0,
+            head_hash: Hash::ZERO,
+            broken: None,
+            broken_line: None,
+        };
+        match (st.v, st.brk) {
+            (_, Some((b, line))) => {
+                c.count = b.seq.saturating_sub(1);
+                c.head_seq = b.seq.saturating_sub(1);
+                c.broken = Some(b);
+                c.broken_line = Some(line);
+            }
+            (Some(v), None) => match v.finish() {
+                Ok(ok) => {
+                    c.count = ok.count;
+                    c.head_seq = ok.head_seq;
+                    c.head_hash = ok.head_hash;
+                }
+                Err(b) => c.broken = Some(b),
+            },
+            (None, None) => {}
+        }
+        chains.push((st.order, c));
+    }
+    chains.sort_by_key(|(o, _)| *o);
+    report.chains = chains.into_iter().map(|(_, c)| c).collect();
+    Ok(report)
+}
+
+/// What [`import`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub events: u64,
+    pub batches: u64,
+    /// Receipts received (duplicates included).
+    pub delivered: u64,
+    /// Of `delivered`: events the server already had (an earlier import).
+    pub duplicates: u64,
+    /// Events the server refused, with its answers in `errors`.
+    pub rejected: u64,
+    pub errors: Vec<String>,
+}
+
+/// Options for [`import_with`].
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub batch_size: usize,
+    pub compression: Compression,
+    pub request_timeout: Duration,
+    /// Attempts per batch on network errors, 408, 429 and 5xx.
+    pub max_attempts: u32,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            batch_size: 512,
+            compression: Compression::Gzip,
+            request_timeout: Duration::from_secs(30),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Ships a verified ledger file to a server as batches (`sealtrail import
+/// FILE --endpoint URL`). The ledger is verified first and refused if any
+/// chain is broken. The server chains the events under its own seq and
+/// deduplicates by id, so importing twice is harmless.
+pub fn import(path: &Path, endpoint: &str, api_key: &str) -> Result<ImportReport> {
+    import_with(path, endpoint, api_key, &ImportOptions::default())
+}
+
+pub fn import_with(
+    path: &Path,
+    endpoint: &str,
+    api_key: &str,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    let verdict = verify_ledger(path)?;
+    if !verdict.ok() {
+        let why = verdict
+            .malformed
+            .first()
+            .map(|m| format!("line {} is malformed: {}", m.line, m.detail))
+            .or_else(|| {
+                verdict.chains.iter().find_map(|c| {
+                    c.broken
+                        .as_ref()
+                        .map(|b| format!("chain of agent {:?} is broken at {b}", c.agent_id))
+                })
+            })
+            .unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::InvalidEvent,
+            format!("refusing to import {}: {why}", path.display()),
+        ));
+    }
+    let transport = Transport::build(
+        endpoint,
+        api_key,
+        opts.compression,
+        opts.request_timeout,
+        Duration::from_secs(5),
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("runtime: {e}")))?;
+    let mut report = ImportReport::default();
+    let mut batch = BodyBuilder::with_capacity(0);
+    let mut failure: Option<Error> = None;
+    let ship = |body: BodyBuilder, report: &mut ImportReport| -> Result<()> {
+        let count = body.count() as u64;
+        let bytes = body.finish();
+        report.batches += 1;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match rt.block_on(transport.send(&bytes)) {
+                Outcome::Accepted { answer, .. } => {
+                    let (ok, dup, errs) = match answer {
+                        Some(a) => (
+                            a.receipts.len() as u64,
+                            a.receipts.iter().filter(|r| r.duplicate).count() as u64,
+                            a.errors,
+                        ),
+                        None => (count, 0, Vec::new()),
+                    };
+                    report.delivered += ok;
+                    report.duplicates += dup;
+                    report.rejected += errs.len() as u64;
+                    for e in errs {
+                        report
+                            .errors
+                            .push(format!("event {:?}: {}: {}", e.id, e.error, e.detail));
+                    }
+                    return Ok(());
+                }
+                Outcome::Refused { status, answer } => {
+                    report.rejected += count;
+                    report
+                        .errors
+                        .push(format!("batch refused with {status}: {answer}"));
+                    return Ok(());
+                }
+                Outcome::Retry { after, error } => {
+                    if attempt >= opts.max_attempts {
+                        return Err(Error::new(
+                            ErrorKind::Io,
+                            format!("giving up after {attempt} attempts: {error}"),
+                        ));
+                    }
+                    let backoff = Duration::from_millis(200u64 << attempt.min(7));
+                    std::thread::sleep(after.unwrap_or(backoff).min(Duration::from_secs(60)));
+                }
+            }
+        }
+    };
+    for_each_line(path, |_, text| {
+        if failure.is_some() {
+            return;
+        }
+        let Ok((line, _)) = parse_line(text) else {
+            return;
+        };
+        batch.push(&crate::jcs::to_vec(&line.event), &line.content_hash);
+        report.events += 1;
+        if batch.count() as usize >= opts.batch_size.max(1) {
+            let full = std::mem::replace(&mut batch, BodyBuilder::with_capacity(0));
+            if let Err(e) = ship(full, &mut report) {
+                failure = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !batch.is_empty() {
+        ship(batch, &mut report)?;
+    }
+    Ok(report)
+}
