@@ -421,6 +421,11 @@ fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) ->
                 g: &g[gi..=gj],
                 d,
                 intl: plus && gi == 0,
+                left_group: if gi > 0 && &b[g[gi - 1].e..g[gi].s] == b" " {
+                    g[gi - 1].e - g[gi - 1].s
+                } else {
+                    0
+                },
             };
             if ext_end.is_none() && o.card && c.card() {
                 hit = Some((gj, g[gi].s, g[gj].e, T_CARD, "card"));
@@ -510,6 +515,9 @@ struct Cand<'a> {
     g: &'a [Group],
     d: &'a [u8],
     intl: bool,
+    /// Digits in the group just before this candidate when only a space
+    /// separates them (0 otherwise).
+    left_group: usize,
 }
 
 impl Cand<'_> {
@@ -561,6 +569,13 @@ impl Cand<'_> {
         false
     }
 
+    fn val(&self, k: usize) -> u32 {
+        self.b[self.g[k].s..self.g[k].e].iter().fold(0, |a, &c| {
+            a.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+        })
+    }
+
+    /// `23.11.2026`, `11/23/26`, `2026-11-23` (with plausible day, month, year).
     fn looks_like_date(&self) -> bool {
         let m = self.g.len();
         if m < 3 {
@@ -571,13 +586,18 @@ impl Cand<'_> {
             return false;
         }
         let (a, b2, c) = (self.len(0), self.len(1), self.len(2));
-        (a <= 2 && b2 <= 2 && (c == 4 || (c == 2 && m == 3))) || (a == 4 && b2 <= 2 && c <= 2)
+        let (v0, v1, v2) = (self.val(0), self.val(1), self.val(2));
+        let year4 = |v: u32| (1900..=2199).contains(&v);
+        let dm =
+            |x: u32, y: u32| (1..=31).contains(&x) && (1..=31).contains(&y) && (x <= 12 || y <= 12);
+        (a <= 2 && b2 <= 2 && dm(v0, v1) && ((c == 4 && year4(v2)) || (c == 2 && m == 3)))
+            || (a == 4 && year4(v0) && b2 <= 2 && c <= 2 && dm(v1, v2))
     }
 
     fn phone(&self) -> bool {
         let d = self.d;
         let m = self.g.len();
-        if m > 6 || self.looks_like_date() {
+        if m > 6 || (!self.intl && self.looks_like_date()) {
             return false;
         }
         if self.intl {
@@ -595,9 +615,14 @@ impl Cand<'_> {
             if cc == 1 {
                 return checks::nanp(nsn);
             }
-            return nsn_range.contains(&nsn.len()) && nsn[0] != b'0';
+            // Italy keeps its leading zero after the country code.
+            return nsn_range.contains(&nsn.len()) && (nsn[0] != b'0' || cc == 39);
         }
         if m > 1 && (1..m).any(|k| self.len(k) < 2) {
+            return false;
+        }
+        // The tail of a longer space-grouped number (`4302 0304 0006 7379`) is not a phone.
+        if self.left_group >= 2 {
             return false;
         }
         let len = d.len();
@@ -621,17 +646,17 @@ impl Cand<'_> {
         // Trunk-prefix national numbers: UK, DE, FR, JP, IN, BR written with a leading 0.
         if d[0] == b'0'
             && d[1] != b'0'
-            && (9..=12).contains(&len)
-            && (m == 1 || (2..=5).contains(&self.len(0)))
+            && (10..=12).contains(&len)
+            && (m == 1 || (2..=6).contains(&self.len(0)))
         {
             if m == 1 {
-                return len >= 10;
+                return true;
             }
             // FR writes pairs; everyone else an area code then one to three groups.
             return (m <= 4 && self.len(m - 1) >= 3) || self.lens_are(&[2, 2, 2, 2, 2]);
         }
-        // IN mobile without the trunk prefix: 98765 43210.
-        if len == 10 && d[0] >= b'6' && self.lens_are(&[5, 5]) {
+        // IN mobile without the trunk prefix: 98765 43210, 9876543210.
+        if len == 10 && d[0] >= b'6' && (m == 1 || self.lens_are(&[5, 5])) {
             return true;
         }
         // BR: (11) 91234-5678, (21) 2345-6789.
