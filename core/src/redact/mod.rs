@@ -449,7 +449,7 @@ impl Redactor {
         };
         // A sensitive key is reported as its own type where one exists
         // (`ssn`, `card_number`), else as a secret.
-        let mut key_pats = Vec::new();
+        let mut key_words = Vec::new();
         let mut key_types = Vec::new();
         for k in &cfg.sensitive_keys {
             let norm = keys::normalize(k);
@@ -460,12 +460,10 @@ impl Redactor {
                 _ => continue,
             };
             key_types.push((norm, t));
-            for v in secrets::key_variants(k) {
-                key_pats.push((v, t));
-            }
+            key_words.push((secrets::key_words(k), t));
         }
         Ok(Redactor {
-            secrets: secrets::Secrets::new(scan_opts.secret, &key_pats),
+            secrets: secrets::Secrets::new(scan_opts.secret, &key_words),
             sensitive: keys::SensitiveKeys::new(key_types),
             scan_opts,
             hmac: cfg.hmac_key.as_deref().map(render::Keyed::new),

@@ -11,7 +11,6 @@ use super::{Span, T_CARD, T_SECRET, T_SSN};
 #[derive(Clone, Copy, Debug)]
 enum Rule {
     AwsKeyId,
-    AwsSecretCtx,
     Github,
     GithubPat,
     LlmKey,
@@ -34,10 +33,6 @@ const PREFIXES: &[(&str, Rule)] = &[
     ("ASIA", Rule::AwsKeyId),
     ("ABIA", Rule::AwsKeyId),
     ("ACCA", Rule::AwsKeyId),
-    ("aws_secret_access_key", Rule::AwsSecretCtx),
-    ("aws-secret-access-key", Rule::AwsSecretCtx),
-    ("secretaccesskey", Rule::AwsSecretCtx),
-    ("aws_secret_key", Rule::AwsSecretCtx),
     ("ghp_", Rule::Github),
     ("gho_", Rule::Github),
     ("ghu_", Rule::Github),
@@ -47,12 +42,7 @@ const PREFIXES: &[(&str, Rule)] = &[
     ("sk-", Rule::LlmKey),
     ("hf_", Rule::HuggingFace),
     ("gsk_", Rule::Groq),
-    ("xoxb-", Rule::Slack),
-    ("xoxp-", Rule::Slack),
-    ("xoxa-", Rule::Slack),
-    ("xoxr-", Rule::Slack),
-    ("xoxs-", Rule::Slack),
-    ("xoxe-", Rule::Slack),
+    ("xox", Rule::Slack),
     ("xapp-", Rule::Slack),
     ("hooks.slack.com/services/", Rule::SlackWebhook),
     ("sk_live_", Rule::Stripe),
@@ -63,12 +53,22 @@ const PREFIXES: &[(&str, Rule)] = &[
     ("AIza", Rule::GoogleKey),
     ("eyJ", Rule::Jwt),
     ("-----BEGIN ", Rule::Pem),
+    ("Bearer ", Rule::Bearer),
     ("bearer ", Rule::Bearer),
+    ("BEARER ", Rule::Bearer),
 ];
 
+/// The sensitive keys sharing one last word (the automaton's anchor): for
+/// each, the words before it and the type its value is reported as.
+struct Anchor {
+    word: String,
+    keys: Vec<(Vec<String>, u16)>,
+}
+
 pub(crate) struct Secrets {
-    ac: AhoCorasick,
+    ac: Option<AhoCorasick>,
     rules: Vec<(Rule, usize)>,
+    anchors: Vec<Anchor>,
     secrets_on: bool,
 }
 
@@ -76,26 +76,37 @@ fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
-/// Spelling variants of a sensitive key for text matching: the configured
-/// separators replaced by `_`, `-`, nothing, or a space.
-pub(crate) fn key_variants(key: &str) -> Vec<String> {
-    let words: Vec<&str> = key
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let mut v: Vec<String> = ["_", "-", "", " "]
-        .iter()
-        .map(|sep| words.join(sep).to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+/// Lowercase words of a key: `api_key` -> [api, key], `apiKey` -> [api, key].
+pub(crate) fn key_words(key: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
 }
 
 impl Secrets {
-    /// `keys`: (variant, reported type) for every sensitive key spelling.
-    pub(crate) fn new(secrets_on: bool, keys: &[(String, u16)]) -> Self {
+    /// `keys`: every sensitive key as its words, with the type to report.
+    ///
+    /// The automaton is case-sensitive (its SIMD prefilter is several times
+    /// faster so): key anchors are added as `word`, `WORD` and `Word`.
+    pub(crate) fn new(secrets_on: bool, keys: &[(Vec<String>, u16)]) -> Self {
         let mut pats: Vec<String> = Vec::new();
         let mut rules = Vec::new();
         if secrets_on {
@@ -104,33 +115,89 @@ impl Secrets {
                 rules.push((r, p.len()));
             }
         }
-        for (k, t) in keys {
-            pats.push(k.clone());
-            rules.push((Rule::Key(*t), k.len()));
+        let mut anchors: Vec<Anchor> = Vec::new();
+        for (words, t) in keys {
+            let Some((last, before)) = words.split_last() else {
+                continue;
+            };
+            match anchors.iter_mut().find(|a| &a.word == last) {
+                Some(a) => a.keys.push((before.to_vec(), *t)),
+                None => anchors.push(Anchor {
+                    word: last.clone(),
+                    keys: vec![(before.to_vec(), *t)],
+                }),
+            }
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&pats)
-            .expect("static patterns compile");
+        // Keys with fewer words before the anchor are tried last.
+        for a in &mut anchors {
+            a.keys.sort_by_key(|k| std::cmp::Reverse(k.0.len()));
+        }
+        if secrets_on && !anchors.iter().any(|a| a.word == "key") {
+            // The AWS secret key is found in context (`aws_secret_access_key = ...`).
+            anchors.push(Anchor {
+                word: "key".into(),
+                keys: Vec::new(),
+            });
+        }
+        for (ai, a) in anchors.iter().enumerate() {
+            let mut cap = a.word.clone();
+            cap[..1].make_ascii_uppercase();
+            let mut variants = vec![a.word.clone(), a.word.to_ascii_uppercase(), cap];
+            variants.dedup();
+            for v in variants {
+                rules.push((Rule::Key(ai as u16), v.len()));
+                pats.push(v);
+            }
+        }
+        let ac = (!pats.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&pats)
+                .expect("literal patterns always compile")
+        });
         Secrets {
             ac,
             rules,
+            anchors,
             secrets_on,
         }
     }
 
     pub(crate) fn scan(&self, b: &[u8], out: &mut Vec<Span>) {
-        if self.rules.is_empty() {
-            return;
-        }
-        for m in self.ac.find_iter(b) {
+        let Some(ac) = &self.ac else { return };
+        for m in ac.find_iter(b) {
             let (rule, plen) = self.rules[m.pattern().as_usize()];
             let s = m.start();
             if let Some(span) = self.validate(b, s, plen, rule) {
                 out.push(span);
             }
         }
+    }
+
+    /// A sensitive key ending with anchor `ai` at `[s, s + plen)`: the words
+    /// before the anchor must precede it, each optionally followed by one
+    /// separator.
+    fn key(&self, b: &[u8], s: usize, plen: usize, ai: u16) -> Option<Span> {
+        let a = &self.anchors[ai as usize];
+        if self.secrets_on && a.word == "key" {
+            if let Some(span) = aws_secret(b, s, plen) {
+                return Some(span);
+            }
+        }
+        'keys: for (before, t) in &a.keys {
+            let mut k = s;
+            for w in before.iter().rev() {
+                if k > 0 && matches!(b[k - 1], b'_' | b'-' | b' ' | b'.') {
+                    k -= 1;
+                }
+                if k < w.len() || !b[k - w.len()..k].eq_ignore_ascii_case(w.as_bytes()) {
+                    continue 'keys;
+                }
+                k -= w.len();
+            }
+            return key_value(b, s + plen, *t);
+        }
+        None
     }
 
     fn validate(&self, b: &[u8], s: usize, plen: usize, rule: Rule) -> Option<Span> {
@@ -148,20 +215,6 @@ impl Secrets {
                     && e - s == 20
                     && b.get(e).is_none_or(|&c| !is_word(c)))
                 .then(|| Span::secret(s, e, "aws_access_key_id", 4))
-            }
-            Rule::AwsSecretCtx => {
-                let mut i = s + plen;
-                let mut seen_assign = false;
-                while i < b.len()
-                    && i - (s + plen) < 6
-                    && matches!(b[i], b' ' | b'"' | b'\'' | b':' | b'=' | b'\t' | b'\\')
-                {
-                    seen_assign |= matches!(b[i], b':' | b'=');
-                    i += 1;
-                }
-                let key = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+' || c == b'=';
-                let e = run(b, i, key);
-                (seen_assign && e - i == 40).then(|| Span::secret(i, e, "aws_secret_access_key", 0))
             }
             Rule::Github => {
                 let e = run(b, s + plen, alnum);
@@ -185,6 +238,12 @@ impl Secrets {
                     .then(|| Span::secret(s, e, "llm_api_key", plen))
             }
             Rule::Slack => {
+                if prefix == b"xox"
+                    && !(matches!(b.get(s + 3), Some(b'b' | b'a' | b'p' | b'r' | b's' | b'e'))
+                        && b.get(s + 4) == Some(&b'-'))
+                {
+                    return None;
+                }
                 let e = run(b, s + plen, |c| alnum(c) || c == b'-');
                 let lower = prefix.iter().all(|c| !c.is_ascii_uppercase());
                 (left_ok && lower && e - s - plen >= 10)
@@ -252,10 +311,36 @@ impl Secrets {
                 });
                 (left_ok && e - i >= 8).then(|| Span::secret(i, e, "bearer_token", 0))
             }
-            Rule::Key(t) => key_value(b, s + plen, t),
+            Rule::Key(ai) => self.key(b, s, plen, ai),
         }
         .filter(|_| self.secrets_on || matches!(rule, Rule::Key(_)))
     }
+}
+
+/// `aws_secret_access_key = <40 chars>` (any case and separators): the key
+/// ends with the anchor `key` at `[s, s + plen)`.
+fn aws_secret(b: &[u8], s: usize, plen: usize) -> Option<Span> {
+    let before = &b[s.saturating_sub(16)..s];
+    let norm: Vec<u8> = before
+        .iter()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    if !norm.ends_with(b"secretaccess") && !norm.ends_with(b"secret") {
+        return None;
+    }
+    let mut i = s + plen;
+    let mut seen_assign = false;
+    while i < b.len()
+        && i - (s + plen) < 6
+        && matches!(b[i], b' ' | b'"' | b'\'' | b':' | b'=' | b'\t' | b'\\')
+    {
+        seen_assign |= matches!(b[i], b':' | b'=');
+        i += 1;
+    }
+    let key = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+' || c == b'=';
+    let e = run(b, i, key);
+    (seen_assign && e - i == 40).then(|| Span::secret(i, e, "aws_secret_access_key", 0))
 }
 
 /// After a sensitive key ending at `k`: `"key": "value"`, `key=value`,
