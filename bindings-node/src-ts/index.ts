@@ -92,15 +92,41 @@ export interface Metrics {
   last_error: string | null
 }
 
-/** What `verifyLedger` found. */
+/** What `flush` and `shutdown` report (core's `DeliveryReport`). */
+export interface DeliveryReport {
+  /** True when everything recorded before the call was delivered, spooled or written to the ledger in time. */
+  complete: boolean
+  delivered: number
+  spooled: number
+  dropped: number
+  rejected: number
+  ledger_written: number
+  /** Events still in the queue when the report was made. */
+  queued: number
+}
+
+/** The verdict on one chain of a ledger (core's `LedgerChain`). */
+export interface LedgerChain {
+  org_id: string
+  agent_id: string
+  /** Links that verified (up to the break, if any). */
+  count: number
+  head_seq: number
+  head_hash: string
+  /** The first broken link: its seq, why (edited, missing, reordered, forged) and detail. */
+  broken: { seq: number; reason: string; detail: string } | null
+  /** 1-based line number of the first broken link. */
+  broken_line: number | null
+}
+
+/** What `verifyLedger` found (core's `LedgerReport`, plus `ok` and `path`). */
 export interface VerifyReport {
+  /** Every line parsed and every chain verified. */
   ok: boolean
-  /** Links verified. */
-  events: number
-  /** The first broken seq, its reason (edited, missing, reordered, forged) and detail. */
-  brokenSeq?: number
-  reason?: string
-  detail?: string
+  path: string
+  lines: number
+  chains: LedgerChain[]
+  malformed: { line: number; detail: string }[]
 }
 
 /** The native client (core's `Client` behind napi). */
@@ -123,25 +149,16 @@ interface NativeClient {
     messagesJson: string | undefined,
     messages: unknown,
     extra: native.EventExtra | undefined,
+    validate?: boolean,
   ): string | null
-  flush(timeoutMs?: number): Promise<boolean>
-  shutdown(timeoutMs?: number): Promise<boolean>
-  shutdownSync(timeoutMs?: number): boolean
+  flush(timeoutMs?: number): Promise<DeliveryReport>
+  shutdown(timeoutMs?: number): Promise<DeliveryReport>
+  shutdownSync(timeoutMs?: number): DeliveryReport
   metrics(): Metrics
 }
 
-interface NativeExtras {
-  Client?: new (settings: string[][]) => NativeClient
-  redact?: (json: string | undefined, value: unknown) => { value: unknown; pii: Record<string, number> }
-  verifyLedger?: (path?: string) => Promise<VerifyReport>
-}
-const nx = native as unknown as NativeExtras
-
-function missing(what: string): SealtrailError {
-  const e = new Error(`${what} needs core's client pipeline, which this build does not include`) as SealtrailError
-  e.code = 'unavailable'
-  return e
-}
+/** The generated class, with the facade's precise types for what it returns as JSON. */
+const NativeClientClass = native.Client as unknown as new (settings: string[][]) => NativeClient
 
 /** camelCase option → core's setting name and text value. */
 function settings(config: ClientOptions): string[][] {
@@ -234,10 +251,14 @@ export interface SealtrailError extends Error {
 
 function toSealtrailError(e: unknown): SealtrailError {
   const err = (e instanceof Error ? e : new Error(String(e))) as SealtrailError
-  if (typeof err.code === 'string') return err
+  // Core errors arrive as "<kind>: <message>" (napi sets its own status as code).
   const m = /^([a-z_]+): /.exec(err.message)
-  err.code = m ? m[1] : 'internal'
-  if (m) err.message = err.message.slice(m[0].length)
+  if (m) {
+    err.code = m[1]
+    err.message = err.message.slice(m[0].length)
+  } else if (typeof err.code !== 'string') {
+    err.code = 'internal'
+  }
   return err
 }
 
@@ -273,8 +294,7 @@ export function init(options: InitOptions = {}): void {
   if (t !== undefined) exitTimeoutMs = t
   let next: NativeClient
   try {
-    if (!nx.Client) throw missing('init')
-    next = new nx.Client(settings(config))
+    next = new NativeClientClass(settings(config))
   } catch (e) {
     throw toSealtrailError(e)
   }
@@ -300,9 +320,9 @@ export function _useRecorder(record: NativeClient['record'] | null): void {
     ? {
         agentId: 'bench',
         record,
-        flush: async () => true,
-        shutdown: async () => true,
-        shutdownSync: () => true,
+        flush: async () => noReport(),
+        shutdown: async () => noReport(),
+        shutdownSync: () => noReport(),
         metrics: () => ({}) as Metrics,
       }
     : null
@@ -312,8 +332,7 @@ export function _useRecorder(record: NativeClient['record'] | null): void {
 function getClient(): NativeClient | null {
   if (client || disabled) return client
   try {
-    if (!nx.Client) throw missing('recording')
-    client = new nx.Client([])
+    client = new NativeClientClass([])
     installHooks()
   } catch (e) {
     disabled = true
@@ -395,6 +414,7 @@ function emit(
   parentId: string | undefined = ctx.parentId,
   messages?: unknown,
   latencyMs?: number,
+  validate = false,
 ): string | null {
   const c = getClient()
   if (!c) return null
@@ -416,6 +436,7 @@ function emit(
       enc(messages),
       messages,
       extra,
+      validate,
     )
   } catch (e) {
     warnOnce(e)
@@ -456,6 +477,7 @@ export function record(input: RecordInput): string | null {
       input.parentId ?? ctx.parentId,
       input.messages,
       input.latencyMs,
+      true,
     )
   } catch (e) {
     warnOnce(e)
@@ -618,8 +640,7 @@ export function tool(options: ToolDecoratorOptions = {}) {
  */
 export function redact<T = unknown>(value: unknown): RedactResult<T> {
   try {
-    if (!nx.redact) throw missing('redact')
-    return nx.redact(enc(value), value) as RedactResult<T>
+    return native.redact(enc(value), value) as RedactResult<T>
   } catch (e) {
     throw toSealtrailError(e)
   }
@@ -628,38 +649,42 @@ export function redact<T = unknown>(value: unknown): RedactResult<T> {
 /** Verifies a local ledger file (default: the configured ledger path). */
 export async function verifyLedger(path?: string): Promise<VerifyReport> {
   try {
-    if (!nx.verifyLedger) throw missing('verifyLedger')
-    return await nx.verifyLedger(path)
+    return (await native.verifyLedgerFile(path)) as unknown as VerifyReport
   } catch (e) {
     throw toSealtrailError(e)
   }
 }
 
+function noReport(complete = true): DeliveryReport {
+  return { complete, delivered: 0, spooled: 0, dropped: 0, rejected: 0, ledger_written: 0, queued: 0 }
+}
+
 /**
- * Waits until every event recorded so far is delivered, written to the
- * ledger or spooled, or `timeoutMs` passes. Resolves to true when drained.
+ * Waits (off the JavaScript thread) until every event recorded so far is
+ * delivered, written to the ledger or spooled, or `timeoutMs` passes; what
+ * is still in memory then is spooled. `complete` says whether it drained.
  */
-export async function flush(timeoutMs = 5000): Promise<boolean> {
+export async function flush(timeoutMs = 5000): Promise<DeliveryReport> {
   const c = getClient()
-  if (!c) return true
+  if (!c) return noReport()
   try {
     return await c.flush(timeoutMs)
   } catch (e) {
     warnOnce(e)
-    return false
+    return noReport(false)
   }
 }
 
 /** Flushes and stops the client; later events start a new one from the environment. */
-export async function shutdown(timeoutMs = 5000): Promise<boolean> {
+export async function shutdown(timeoutMs = 5000): Promise<DeliveryReport> {
   const c = client
-  if (!c) return true
+  if (!c) return noReport()
   client = null
   try {
     return await c.shutdown(timeoutMs)
   } catch (e) {
     warnOnce(e)
-    return false
+    return noReport(false)
   }
 }
 

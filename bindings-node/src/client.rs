@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use sealtrail_core::client::{Client, ClientConfig};
+use sealtrail_core::client::{verify_ledger, Client, ClientConfig, DeliveryReport};
 
 use crate::event::{self, EventExtra};
 use crate::{payload, to_napi};
@@ -31,6 +31,7 @@ fn config(settings: Vec<Vec<String>>) -> sealtrail_core::Result<ClientConfig> {
 pub struct JsClient {
     inner: Arc<Client>,
     agent_id: String,
+    limits: sealtrail_core::Limits,
 }
 
 fn ms(timeout_ms: Option<f64>) -> Duration {
@@ -44,10 +45,12 @@ impl JsClient {
     pub fn new(settings: Vec<Vec<String>>) -> Result<Self> {
         let cfg = config(settings).map_err(to_napi)?;
         let agent_id = cfg.agent_id.clone();
+        let limits = cfg.limits;
         let inner = Client::new(cfg).map_err(to_napi)?;
         Ok(JsClient {
             inner: Arc::new(inner),
             agent_id,
+            limits,
         })
     }
 
@@ -56,9 +59,9 @@ impl JsClient {
         self.agent_id.clone()
     }
 
-    /// Builds one event and enqueues it. Returns its id, or null when it was
-    /// not accepted (queue full, invalid field): counted in metrics, logged,
-    /// never thrown.
+    /// Builds one event and enqueues it. Returns its id, or null when the
+    /// queue refused it (full, or shut down: counted in metrics). Throws
+    /// `invalid_event: …` for a field core refuses.
     #[napi(catch_unwind)]
     #[allow(clippy::too_many_arguments)]
     pub fn record(
@@ -79,7 +82,8 @@ impl JsClient {
         messages_json: Option<String>,
         messages: Option<Unknown>,
         extra: Option<EventExtra>,
-    ) -> Option<String> {
+        validate: Option<bool>,
+    ) -> Result<Option<String>> {
         let head = event::Head {
             kind,
             name,
@@ -98,21 +102,26 @@ impl JsClient {
             payload(messages_json, messages),
             extra,
         );
-        match e {
-            Ok(e) => {
-                let id = e.id.to_string();
-                self.inner.record(e).then_some(id)
-            }
-            Err(err) => {
-                self.inner.count_invalid(&err);
-                None
-            }
+        // An invalid field is the caller's mistake, not an auditing failure:
+        // it is reported as an error the facade turns into a warning.
+        let e = e.map_err(to_napi)?;
+        if validate == Some(true) {
+            // Explicit record* calls check core's field rules here, so misuse
+            // shows at the call site (as in Python); wrapped tools leave it to
+            // the worker, which drops and counts an invalid event.
+            e.validate(&self.limits).map_err(to_napi)?;
         }
+        let id = e.id.to_string();
+        Ok(self.inner.record(e).then_some(id))
     }
 
-    /// Resolves true once everything recorded so far is delivered, in the
-    /// ledger or spooled; false when `timeoutMs` passed first.
-    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    /// Resolves with core's `DeliveryReport` once everything recorded so far
+    /// is delivered, in the ledger or spooled (`complete: true`), or when
+    /// `timeoutMs` passed first (what is left in memory is then spooled).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<Record<string, number | boolean>>"
+    )]
     pub fn flush(&self, timeout_ms: Option<f64>) -> AsyncTask<Wait> {
         AsyncTask::new(Wait {
             client: self.inner.clone(),
@@ -122,7 +131,10 @@ impl JsClient {
     }
 
     /// Flushes, then stops the worker. Later `record` calls are dropped.
-    #[napi(catch_unwind, ts_return_type = "Promise<boolean>")]
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<Record<string, number | boolean>>"
+    )]
     pub fn shutdown(&self, timeout_ms: Option<f64>) -> AsyncTask<Wait> {
         AsyncTask::new(Wait {
             client: self.inner.clone(),
@@ -133,9 +145,9 @@ impl JsClient {
 
     /// Blocking shutdown for `process.on('exit')` and signal handlers, where
     /// no promise can settle any more.
-    #[napi(catch_unwind)]
-    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> bool {
-        self.inner.shutdown(ms(timeout_ms))
+    #[napi(catch_unwind, ts_return_type = "Record<string, number | boolean>")]
+    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> serde_json::Value {
+        report(self.inner.shutdown(ms(timeout_ms)))
     }
 
     /// The worker's counters (core's `MetricsSnapshot`, snake_case keys).
@@ -154,11 +166,33 @@ pub struct Wait {
     shutdown: bool,
 }
 
-impl Task for Wait {
-    type Output = bool;
-    type JsValue = bool;
+/// A JSON value resolved into a promise (napi's `Task` needs `TypeName`).
+pub struct Json(serde_json::Value);
 
-    fn compute(&mut self) -> Result<bool> {
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ToNapiValue for Json {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        serde_json::Value::to_napi_value(env, val.0)
+    }
+}
+
+fn report(r: DeliveryReport) -> serde_json::Value {
+    serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
+}
+
+impl Task for Wait {
+    type Output = DeliveryReport;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> Result<DeliveryReport> {
         Ok(if self.shutdown {
             self.client.shutdown(self.timeout)
         } else {
@@ -166,7 +200,43 @@ impl Task for Wait {
         })
     }
 
-    fn resolve(&mut self, _env: Env, output: bool) -> Result<bool> {
-        Ok(output)
+    fn resolve(&mut self, _env: Env, output: DeliveryReport) -> Result<Json> {
+        Ok(Json(report(output)))
     }
+}
+
+pub struct Verify {
+    path: Option<String>,
+}
+
+impl Task for Verify {
+    type Output = serde_json::Value;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> Result<serde_json::Value> {
+        let path = match self.path.take() {
+            Some(p) => std::path::PathBuf::from(p),
+            None => ClientConfig::from_env().map_err(to_napi)?.ledger_path,
+        };
+        let r = verify_ledger(&path).map_err(to_napi)?;
+        let ok = r.ok();
+        let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ok".into(), ok.into());
+            o.insert("path".into(), path.display().to_string().into());
+        }
+        Ok(v)
+    }
+
+    fn resolve(&mut self, _env: Env, output: serde_json::Value) -> Result<Json> {
+        Ok(Json(output))
+    }
+}
+
+/// Verifies a local ledger file offline (default: the configured
+/// `ledger_path`): core recomputes every content and link hash and names the
+/// first broken seq of each chain. Rejects only when the file cannot be read.
+#[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown>>")]
+pub fn verify_ledger_file(path: Option<String>) -> AsyncTask<Verify> {
+    AsyncTask::new(Verify { path })
 }

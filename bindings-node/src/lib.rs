@@ -2,7 +2,6 @@
 //! behind the `index.js` facade): converts JavaScript values and maps
 //! errors; every piece of logic lives in `sealtrail-core`.
 
-#[cfg(feature = "client")]
 mod client;
 mod convert;
 mod event;
@@ -156,4 +155,26 @@ pub fn dry_record(
     )
     .ok()
     .map(|e| std::hint::black_box(e).id.to_string())
+}
+
+/// Redacts a value with core's redactor (default rules) and returns
+/// `{ value, pii }`: the redacted JSON and the counts of what was found.
+#[napi(
+    catch_unwind,
+    ts_return_type = "{ value: unknown; pii: Record<string, number> }"
+)]
+pub fn redact(json: Option<String>, value: Option<Unknown>) -> Result<serde_json::Value> {
+    use sealtrail_core::redact::{PiiReport, RedactConfig, Redactor};
+    use std::sync::OnceLock;
+    static REDACTOR: OnceLock<std::result::Result<Redactor, String>> = OnceLock::new();
+    let r = REDACTOR
+        .get_or_init(|| Redactor::new(RedactConfig::default()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| napi::Error::new(Status::GenericFailure, format!("config: {e}")))?;
+    let mut v = payload(json, value)
+        .into_value()
+        .unwrap_or(serde_json::Value::Null);
+    let mut report = PiiReport::new();
+    r.redact_value(&mut v, &mut report);
+    Ok(serde_json::json!({ "value": v, "pii": report.counts() }))
 }

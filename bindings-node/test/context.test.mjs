@@ -22,7 +22,7 @@ test('Promise.all of 50 sessions: each event carries its own actor, session and 
         await step(i)
         st.recordResponse({ i })
       }))))
-  assert.equal(await st.flush(), true)
+  assert.equal((await st.flush()).complete, true)
   const ev = ledgerEvents(ledger)
   const traces = ev.filter((e) => e.type === 'custom')
   assert.equal(traces.length, 50)

@@ -40,7 +40,7 @@ st.recordDecision({ action: 'refund', outcome: 'denied' })
 st.recordDecision({ action: 'refund', outcome: 'maybe' })
 // @ts-expect-error not an event type
 st.record({ type: 'launch' })
-const flushed: Promise<boolean> = st.flush()
+const flushed: Promise<st.DeliveryReport> = st.flush()
 const m = st.metrics()
 if (m) {
   const rec: number = m.recorded
