@@ -16,6 +16,8 @@ test('CommonJS and ESM entry points are the same module instance', () => {
   assert.equal(cjs.wrapTool, st.wrapTool)
   assert.equal(cjs.session, st.session)
   assert.equal(typeof st.version(), 'string')
+  const publicNames = Object.keys(cjs).filter((k) => !k.startsWith('_')).sort()
+  assert.deepEqual(Object.keys(st).filter((k) => k !== 'default').sort(), publicNames)
 })
 
 test('recordModelCall: prompt_hash from core over the unredacted prompt', async () => {
