@@ -103,7 +103,7 @@ for (const [user, text] of [
   console.log(`${user}: ${text}\n  agent: ${await handle(user, text)}`)
 }
 
-console.log(`flush: ${await sealtrail.flush(10000)}  metrics: ${JSON.stringify(sealtrail.metrics())}`)
+console.log(`flush: ${JSON.stringify(await sealtrail.flush(10000))}\nmetrics: ${JSON.stringify(sealtrail.metrics())}`)
 if (!process.env.SEALTRAIL_ENDPOINT) {
   const path = process.env.SEALTRAIL_LEDGER_PATH ?? 'sealtrail-ledger.jsonl'
   console.log(`verify ${path}: ${JSON.stringify(await sealtrail.verifyLedger(path).catch((e) => ({ error: e.code, detail: e.message })))}`)
