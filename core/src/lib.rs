@@ -14,6 +14,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventId, EventType, Limits, SealedEvent, Timestamp};
 pub use hash::Hash;
 
+pub mod redact;
+
 /// The crate version, shared by every binding.
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

@@ -1,0 +1,799 @@
+/**
+ * sealtrail: a tamper-evident audit trail for AI agents.
+ *
+ * A thin facade over the native module (`native.js`, napi-rs): it keeps the
+ * per-call context in `AsyncLocalStorage`, wraps tools, and hands values to
+ * core, which redacts, seals, batches and ships them on its own thread.
+ * Nothing here throws into the agent because auditing failed.
+ *
+ * ```ts
+ * import * as sealtrail from 'sealtrail'
+ * sealtrail.init({ agentId: 'billing-agent' })
+ * const lookup = sealtrail.wrapTool('lookup', async (q: string) => db.find(q))
+ * await sealtrail.session({ actorId: 'user-1' }, () => lookup('ACME'))
+ * ```
+ */
+
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+import * as native from '../native'
+
+// ---------------------------------------------------------------- types
+
+/** Event types (`custom` for anything else). */
+export type EventType =
+  | 'request'
+  | 'model_call'
+  | 'tool_call'
+  | 'tool_result'
+  | 'response'
+  | 'error'
+  | 'decision'
+  | 'custom'
+
+/**
+ * Client configuration. Every field is optional: unset fields come from the
+ * `SEALTRAIL_*` environment, then core's defaults (each documented once, in
+ * core's `ClientConfig`). Values are handed to core's parser as text, so
+ * `SEALTRAIL_BATCH_SIZE=100` and `{ batchSize: 100 }` mean the same. With
+ * no endpoint the client writes the local ledger (`./sealtrail-ledger.jsonl`).
+ */
+export interface ClientOptions {
+  endpoint?: string
+  apiKey?: string
+  agentId?: string
+  spoolDir?: string
+  spoolMaxBytes?: number
+  ledgerPath?: string
+  batchSize?: number
+  lingerMs?: number
+  queueCapacity?: number
+  highWater?: number
+  /** `spill` (default), `drop_newest`, `block` or `block:MILLIS`. */
+  overflow?: string
+  maxInMemoryBatches?: number
+  compression?: 'none' | 'gzip' | 'zstd'
+  fsync?: boolean
+  hmacKey?: string
+  requestTimeoutMs?: number
+  connectTimeoutMs?: number
+  backoffInitialMs?: number
+  backoffMaxMs?: number
+  shutdownTimeoutMs?: number
+  maxEventBytes?: number
+  maxDepth?: number
+}
+
+export type InitOptions = ClientOptions & {
+  /** Flush on `beforeExit` and on SIGINT/SIGTERM (default true). */
+  installExitHooks?: boolean
+  /** How long exit hooks wait for delivery, in ms (default 2000). */
+  exitTimeoutMs?: number
+}
+
+/** Core's counters (`MetricsSnapshot`), in core's snake_case. */
+export interface Metrics {
+  recorded: number
+  delivered: number
+  duplicates: number
+  spooled: number
+  replayed: number
+  dropped: number
+  dropped_queue_full: number
+  dropped_spool_full: number
+  invalid: number
+  rejected: number
+  retries: number
+  ledger_written: number
+  persisted: number
+  queue_depth: number
+  spool_bytes: number
+  spool_torn_bytes: number
+  last_error: string | null
+}
+
+/** What `flush` and `shutdown` report (core's `DeliveryReport`). */
+export interface DeliveryReport {
+  /** True when everything recorded before the call was delivered, spooled or written to the ledger in time. */
+  complete: boolean
+  delivered: number
+  spooled: number
+  dropped: number
+  rejected: number
+  ledger_written: number
+  /** Events still in the queue when the report was made. */
+  queued: number
+}
+
+/** The verdict on one chain of a ledger (core's `LedgerChain`). */
+export interface LedgerChain {
+  org_id: string
+  agent_id: string
+  /** Links that verified (up to the break, if any). */
+  count: number
+  head_seq: number
+  head_hash: string
+  /** The first broken link: its seq, why (edited, missing, reordered, forged) and detail. */
+  broken: { seq: number; reason: string; detail: string } | null
+  /** 1-based line number of the first broken link. */
+  broken_line: number | null
+}
+
+/** What `verifyLedger` found (core's `LedgerReport`, plus `ok` and `path`). */
+export interface VerifyReport {
+  /** Every line parsed and every chain verified. */
+  ok: boolean
+  path: string
+  lines: number
+  chains: LedgerChain[]
+  malformed: { line: number; detail: string }[]
+}
+
+/** The native client (core's `Client` behind napi). */
+interface NativeClient {
+  readonly agentId: string
+  record(
+    type: string,
+    name: string | undefined,
+    traceId: string | undefined,
+    parentId: string | undefined,
+    actorId: string | undefined,
+    sessionId: string | undefined,
+    inputsJson: string | undefined,
+    inputs: unknown,
+    outputsJson: string | undefined,
+    outputs: unknown,
+    latencyMs: number | undefined,
+    attrsJson: string | undefined,
+    attrs: unknown,
+    messagesJson: string | undefined,
+    messages: unknown,
+    extra: native.EventExtra | undefined,
+    validate?: boolean,
+  ): string | null
+  flush(timeoutMs?: number): Promise<DeliveryReport>
+  shutdown(timeoutMs?: number): Promise<DeliveryReport>
+  shutdownSync(timeoutMs?: number): DeliveryReport
+  metrics(): Metrics
+}
+
+/** The generated class, with the facade's precise types for what it returns as JSON. */
+const NativeClientClass = native.Client as unknown as new (settings: string[][]) => NativeClient
+
+/** camelCase option → core's setting name and text value. */
+function settings(config: ClientOptions): string[][] {
+  const out: string[][] = []
+  for (const [k, v] of Object.entries(config)) {
+    if (v === undefined || v === null) continue
+    out.push([k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), String(v)])
+  }
+  return out
+}
+
+/** Who the current work is for. */
+export interface SessionInfo {
+  actorId?: string
+  sessionId?: string
+}
+
+export interface ToolOptions {
+  /** Record the arguments as `inputs` (default true). */
+  captureArgs?: boolean
+  /** Record the return value as `outputs` (default true). */
+  captureResult?: boolean
+  /** Free JSON attributes added to each event of the call. */
+  attrs?: Record<string, unknown>
+}
+
+export interface ToolDecoratorOptions extends ToolOptions {
+  /** Tool name (default: the method name). */
+  name?: string
+}
+
+/** Fields of an event recorded by hand with {@link record}. */
+export interface RecordInput {
+  type: EventType
+  name?: string
+  inputs?: unknown
+  outputs?: unknown
+  attrs?: Record<string, unknown>
+  /** Prompt messages: hashed into `prompt_hash` (before redaction); not stored. */
+  messages?: unknown
+  decision?: { outcome: 'approved' | 'denied' | 'escalated'; by?: string; reason?: string }
+  error?: { type: string; message: string; stack?: string }
+  tokens?: { input?: number; output?: number }
+  /** Decimal string, never a float: `"0.0123"`. */
+  costUsd?: string
+  latencyMs?: number
+  /** Overrides the context's parent (default: the enclosing trace or tool call). */
+  parentId?: string
+  /** Fixed id / timestamp (tests and replays). */
+  id?: string
+  ts?: string
+}
+
+export interface ModelCallInput {
+  model: string
+  /** The prompt as sent: hashed by core before redaction, and recorded redacted. */
+  messages?: unknown
+  /** Model parameters (temperature, max_tokens, …), recorded as `inputs.params`. */
+  params?: Record<string, unknown>
+  outputs?: unknown
+  tokens?: { input?: number; output?: number }
+  costUsd?: string
+  latencyMs?: number
+  attrs?: Record<string, unknown>
+}
+
+export interface DecisionRecordInput {
+  /** The action decided on, e.g. the tool name. */
+  action: string
+  outcome: 'approved' | 'denied' | 'escalated'
+  by?: string
+  reason?: string
+  inputs?: unknown
+  attrs?: Record<string, unknown>
+}
+
+export interface RedactResult<T = unknown> {
+  /** The redacted value, as JSON. */
+  value: T
+  /** PII types found and their counts. */
+  pii: Record<string, number>
+}
+
+/** An auditing failure reported by sealtrail; `code` is core's error kind. */
+export interface SealtrailError extends Error {
+  code: string
+}
+
+// ---------------------------------------------------------------- errors
+
+function toSealtrailError(e: unknown): SealtrailError {
+  const err = (e instanceof Error ? e : new Error(String(e))) as SealtrailError
+  // Core errors arrive as "<kind>: <message>" (napi sets its own status as code).
+  const m = /^([a-z_]+): /.exec(err.message)
+  if (m) {
+    err.code = m[1]
+    err.message = err.message.slice(m[0].length)
+  } else if (typeof err.code !== 'string') {
+    err.code = 'internal'
+  }
+  return err
+}
+
+const warned = new Set<string>()
+/** Auditing problems go to a warning, once per kind, never to the agent. */
+function warnOnce(e: unknown): void {
+  const err = toSealtrailError(e)
+  if (warned.has(err.code)) return
+  warned.add(err.code)
+  try {
+    process.emitWarning(`sealtrail: ${err.message} (further ${err.code} warnings suppressed)`, {
+      code: `SEALTRAIL_${err.code.toUpperCase()}`,
+    })
+  } catch {
+    /* a warning listener threw: nothing more to do */
+  }
+}
+
+// ---------------------------------------------------------------- client
+
+let client: NativeClient | null = null
+let disabled = false
+let exitTimeoutMs = 2000
+
+/**
+ * Starts the client. Options override the `SEALTRAIL_*` environment; with
+ * no endpoint, events go to the local ledger file. Calling `init` again
+ * shuts the previous client down (its queue is flushed) and starts anew.
+ * Throws (with `code`) only for invalid configuration.
+ */
+export function init(options: InitOptions = {}): void {
+  const { installExitHooks = true, exitTimeoutMs: t, ...config } = options
+  if (t !== undefined) exitTimeoutMs = t
+  let next: NativeClient
+  try {
+    next = new NativeClientClass(settings(config))
+  } catch (e) {
+    throw toSealtrailError(e)
+  }
+  const prev = client
+  client = next
+  disabled = false
+  if (prev) {
+    try {
+      prev.shutdownSync(exitTimeoutMs)
+    } catch (e) {
+      warnOnce(e)
+    }
+  }
+  if (installExitHooks) installHooks()
+}
+
+/**
+ * @internal Benchmark hook: records through `record` (same signature as the
+ * native client's) instead of a started client.
+ */
+export function _useRecorder(record: NativeClient['record'] | null): void {
+  client = record
+    ? {
+        agentId: 'bench',
+        record,
+        flush: async () => noReport(),
+        shutdown: async () => noReport(),
+        shutdownSync: () => noReport(),
+        metrics: () => ({}) as Metrics,
+      }
+    : null
+}
+
+/** The client, started from the environment on first use. */
+function getClient(): NativeClient | null {
+  if (client || disabled) return client
+  try {
+    client = new NativeClientClass([])
+    installHooks()
+  } catch (e) {
+    disabled = true
+    warnOnce(e)
+  }
+  return client
+}
+
+// ---------------------------------------------------------------- context
+
+interface Ctx {
+  actorId?: string
+  sessionId?: string
+  traceId?: string
+  /** The id of the innermost trace or tool call: parent of new events. */
+  parentId?: string
+}
+
+const als = new AsyncLocalStorage<Ctx>()
+
+/**
+ * Runs `fn` with `actorId` / `sessionId` attached to every event recorded
+ * inside it, including across `await` and concurrent promises. A field left
+ * out keeps the enclosing value; with no enclosing session a new session id
+ * is made (as in the Python binding).
+ */
+export function session<R>(info: SessionInfo, fn: () => R): R {
+  const outer = als.getStore() ?? {}
+  const ctx: Ctx = {
+    ...outer,
+    actorId: info.actorId ?? outer.actorId,
+    sessionId: info.sessionId ?? outer.sessionId ?? native.newId(),
+  }
+  if (ctx.actorId === undefined) delete ctx.actorId
+  return als.run(ctx, fn)
+}
+
+/**
+ * Runs `fn` as a named unit of work: records a `custom` event named `name`
+ * (attrs `{"sealtrail.trace": "start"}`) whose id becomes the `trace_id`
+ * (outermost trace) and the `parent_id` of everything recorded inside.
+ */
+export function trace<R>(name: string, fn: () => R, attrs?: Record<string, unknown>): R {
+  const outer = als.getStore() ?? {}
+  const a = { 'sealtrail.trace': 'start', ...attrs }
+  const span = emit('custom', name, outer, undefined, undefined, a, undefined) ?? native.newId()
+  return als.run({ ...outer, traceId: outer.traceId ?? span, parentId: span }, fn)
+}
+
+/** The current `trace_id`, `parent_id`, `actor_id` and `session_id`. */
+export function currentContext(): Readonly<Ctx> {
+  return { ...als.getStore() }
+}
+
+// ---------------------------------------------------------------- recording
+
+/**
+ * `JSON.stringify` is the fast path for plain data; when it throws (cycles,
+ * BigInt) or loses data (Map, Set, Buffer: detected natively), the native
+ * walker converts the value itself.
+ */
+function enc(v: unknown): string | undefined {
+  if (v === undefined) return undefined
+  try {
+    return JSON.stringify(v)
+  } catch {
+    return undefined
+  }
+}
+
+function emit(
+  type: EventType,
+  name: string | undefined,
+  ctx: Ctx,
+  inputs: unknown,
+  outputs: unknown,
+  attrs: unknown,
+  extra: native.EventExtra | undefined,
+  parentId: string | undefined = ctx.parentId,
+  messages?: unknown,
+  latencyMs?: number,
+  validate = false,
+): string | null {
+  const c = getClient()
+  if (!c) return null
+  try {
+    return c.record(
+      type,
+      name,
+      ctx.traceId,
+      parentId,
+      ctx.actorId,
+      ctx.sessionId,
+      enc(inputs),
+      inputs,
+      enc(outputs),
+      outputs,
+      latencyMs,
+      enc(attrs),
+      attrs,
+      enc(messages),
+      messages,
+      extra,
+      validate,
+    )
+  } catch (e) {
+    warnOnce(e)
+    return null
+  }
+}
+
+/** Records one event of any type. Returns its id, or null if it was not recorded. */
+export function record(input: RecordInput): string | null {
+  try {
+    const ctx = als.getStore() ?? {}
+    const rare =
+      input.id !== undefined ||
+      input.ts !== undefined ||
+      input.decision !== undefined ||
+      input.error !== undefined ||
+      input.tokens !== undefined ||
+      input.costUsd !== undefined
+    // Reading an object across napi costs about a microsecond: skip it when empty.
+    const extra: native.EventExtra | undefined = rare
+      ? {
+          id: input.id,
+          ts: input.ts,
+          decision: input.decision,
+          error: input.error,
+          tokens: input.tokens,
+          costUsd: input.costUsd === undefined ? undefined : String(input.costUsd),
+        }
+      : undefined
+    return emit(
+      input.type,
+      input.name,
+      ctx,
+      input.inputs,
+      input.outputs,
+      input.attrs,
+      extra,
+      input.parentId ?? ctx.parentId,
+      input.messages,
+      input.latencyMs,
+      true,
+    )
+  } catch (e) {
+    warnOnce(e)
+    return null
+  }
+}
+
+/** Records the user's request (`request`). */
+export function recordRequest(inputs: unknown, attrs?: Record<string, unknown>): string | null {
+  return record({ type: 'request', inputs, attrs })
+}
+
+/** Records the agent's answer (`response`). */
+export function recordResponse(outputs: unknown, attrs?: Record<string, unknown>): string | null {
+  return record({ type: 'response', outputs, attrs })
+}
+
+/**
+ * Records a model call (`model_call`): `prompt_hash` is computed by core
+ * from `messages` before redaction; `inputs` holds the redacted `messages`
+ * and `params` (the same shape as the Python binding).
+ */
+export function recordModelCall(call: ModelCallInput): string | null {
+  const inputs: Record<string, unknown> = {}
+  if (call.messages !== undefined) inputs.messages = call.messages
+  if (call.params !== undefined) inputs.params = call.params
+  return record({
+    type: 'model_call',
+    name: call.model,
+    messages: call.messages,
+    inputs: Object.keys(inputs).length ? inputs : undefined,
+    outputs: call.outputs,
+    tokens: call.tokens,
+    costUsd: call.costUsd,
+    latencyMs: call.latencyMs,
+    attrs: call.attrs,
+  })
+}
+
+/** Records a human or policy decision about a side-effecting action (`decision`). */
+export function recordDecision(d: DecisionRecordInput): string | null {
+  return record({
+    type: 'decision',
+    name: d.action,
+    decision: { outcome: d.outcome, by: d.by, reason: d.reason },
+    inputs: d.inputs,
+    attrs: d.attrs,
+  })
+}
+
+// ---------------------------------------------------------------- tools
+
+function errorInfo(e: unknown): native.ErrorInput {
+  try {
+    if (e instanceof Error) {
+      return { type: e.name || 'Error', message: String(e.message), stack: e.stack }
+    }
+    return { type: typeof e, message: String(e) }
+  } catch {
+    return { type: typeof e, message: '[unprintable]' }
+  }
+}
+
+const now = (): number => performance.now()
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return (
+    x !== null &&
+    (typeof x === 'object' || typeof x === 'function') &&
+    typeof (x as { then?: unknown }).then === 'function'
+  )
+}
+
+/**
+ * Wraps a tool so each call records `tool_call` (its arguments), then
+ * `tool_result` (return value, latency) or `error` (redacted stack) — and
+ * returns or throws exactly what the tool did. Works for sync and async
+ * functions; the wrapper has the tool's own type.
+ *
+ * `inputs` is the argument list as a JSON array.
+ */
+export function wrapTool<F extends (...args: never[]) => unknown>(
+  name: string,
+  fn: F,
+  options: ToolOptions = {},
+): F {
+  const captureArgs = options.captureArgs !== false
+  const captureResult = options.captureResult !== false
+  const attrs = options.attrs
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const ctx = als.getStore() ?? {}
+    const callId = emit('tool_call', name, ctx, captureArgs ? args : undefined, undefined, attrs, undefined)
+    const parent = callId ?? ctx.parentId
+    // Events recorded inside the tool hang under its call; outside a trace
+    // the call starts one (its id), as in the Python binding.
+    const after: Ctx = callId === null || ctx.traceId ? ctx : { ...ctx, traceId: callId }
+    const inner: Ctx = callId === null ? ctx : { ...after, parentId: callId }
+    const t0 = now()
+    const ok = (r: unknown): void => {
+      emit('tool_result', name, after, undefined, captureResult ? r : undefined, attrs, undefined, parent, undefined, now() - t0)
+    }
+    const fail = (e: unknown): void => {
+      emit('error', name, after, undefined, undefined, attrs, { error: errorInfo(e) }, parent, undefined, now() - t0)
+    }
+    let result: unknown
+    try {
+      result = callId === null ? fn.apply(this, args as never[]) : als.run(inner, () => fn.apply(this, args as never[]))
+    } catch (e) {
+      fail(e)
+      throw e
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (r) => {
+          ok(r)
+          return r
+        },
+        (e: unknown) => {
+          fail(e)
+          throw e
+        },
+      )
+    }
+    ok(result)
+    return result
+  }
+  try {
+    Object.defineProperty(wrapped, 'name', { value: fn.name || name })
+    Object.defineProperty(wrapped, 'length', { value: fn.length })
+  } catch {
+    /* non-configurable: keep the wrapper's own */
+  }
+  return wrapped as unknown as F
+}
+
+/**
+ * TypeScript 5 standard decorator for class methods:
+ *
+ * ```ts
+ * class Billing {
+ *   @tool() async refund(orderId: string, amount: number) { … }
+ * }
+ * ```
+ */
+export function tool(options: ToolDecoratorOptions = {}) {
+  return function <This, A extends unknown[], R>(
+    target: (this: This, ...args: A) => R,
+    context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
+  ): (this: This, ...args: A) => R {
+    const name = options.name ?? String(context.name)
+    return wrapTool(name, target, options)
+  }
+}
+
+// ---------------------------------------------------------------- utilities
+
+/**
+ * Redacts a value with core's redactor (the same rules as recording) and
+ * returns the redacted JSON and the PII found.
+ */
+export function redact<T = unknown>(value: unknown): RedactResult<T> {
+  try {
+    return native.redact(enc(value), value) as RedactResult<T>
+  } catch (e) {
+    throw toSealtrailError(e)
+  }
+}
+
+/** Verifies a local ledger file (default: the configured ledger path). */
+export async function verifyLedger(path?: string): Promise<VerifyReport> {
+  try {
+    return (await native.verifyLedgerFile(path)) as unknown as VerifyReport
+  } catch (e) {
+    throw toSealtrailError(e)
+  }
+}
+
+function noReport(complete = true): DeliveryReport {
+  return { complete, delivered: 0, spooled: 0, dropped: 0, rejected: 0, ledger_written: 0, queued: 0 }
+}
+
+/**
+ * Waits (off the JavaScript thread) until every event recorded so far is
+ * delivered, written to the ledger or spooled, or `timeoutMs` passes; what
+ * is still in memory then is spooled. `complete` says whether it drained.
+ */
+export async function flush(timeoutMs = 5000): Promise<DeliveryReport> {
+  const c = getClient()
+  if (!c) return noReport()
+  try {
+    return await c.flush(timeoutMs)
+  } catch (e) {
+    warnOnce(e)
+    return noReport(false)
+  }
+}
+
+/** Flushes and stops the client; later events start a new one from the environment. */
+export async function shutdown(timeoutMs = 5000): Promise<DeliveryReport> {
+  const c = client
+  if (!c) return noReport()
+  client = null
+  try {
+    return await c.shutdown(timeoutMs)
+  } catch (e) {
+    warnOnce(e)
+    return noReport(false)
+  }
+}
+
+/** Counters of the running client (recorded, dropped, sent, spooled, …). */
+export function metrics(): Metrics | null {
+  const c = getClient()
+  if (!c) return null
+  try {
+    return c.metrics()
+  } catch (e) {
+    warnOnce(e)
+    return null
+  }
+}
+
+/** The sealed canonical form of one event (cross-language checks, tests). */
+export function sealEvent(agentId: string, input: RecordInput & { actorId?: string; sessionId?: string; traceId?: string }): native.Sealed {
+  try {
+    return native.sealEvent(
+      agentId,
+      input.type,
+      input.name,
+      input.traceId,
+      input.parentId,
+      input.actorId,
+      input.sessionId,
+      input.inputs,
+      input.outputs,
+      input.attrs,
+      input.messages,
+      {
+        id: input.id,
+        ts: input.ts,
+        decision: input.decision,
+        error: input.error,
+        tokens: input.tokens,
+        costUsd: input.costUsd,
+        latencyMs: input.latencyMs,
+      },
+    )
+  } catch (e) {
+    throw toSealtrailError(e)
+  }
+}
+
+/** RFC 8785 canonical JSON of a value, after the package's value conversion. */
+export const canonicalJson: (value: unknown) => string = native.canonicalJson
+/** SHA-256 (hex) of the canonical prompt. */
+export const promptHash: (messages: unknown) => string = native.promptHash
+/** The package version. */
+export const version: () => string = native.version
+
+// ---------------------------------------------------------------- process hooks
+
+let hooksInstalled = false
+let lastFlushedRecorded = -1
+
+function onBeforeExit(): void {
+  const c = client
+  if (!c) return
+  let m: Metrics
+  try {
+    m = c.metrics()
+  } catch {
+    return
+  }
+  // beforeExit fires again after our flush settles: flush only when new
+  // events arrived since, so the loop ends.
+  if (m.recorded === lastFlushedRecorded) return
+  lastFlushedRecorded = m.recorded
+  c.flush(exitTimeoutMs).catch(warnOnce)
+}
+
+function onExit(): void {
+  // process.exit() skips beforeExit: drain synchronously, bounded.
+  const c = client
+  if (!c) return
+  try {
+    c.shutdownSync(exitTimeoutMs)
+  } catch {
+    /* exiting anyway */
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const others = process.listenerCount(signal) > 1
+  const c = client
+  if (others) {
+    // Someone else decides what the signal means; just get the queue out.
+    if (c) c.flush(exitTimeoutMs).catch(warnOnce)
+    return
+  }
+  if (c) {
+    try {
+      c.shutdownSync(exitTimeoutMs)
+    } catch {
+      /* dying anyway */
+    }
+  }
+  // Re-raise with the default disposition: the process ends as it would have.
+  process.removeListener(signal, onSignal)
+  process.kill(process.pid, signal)
+}
+
+function installHooks(): void {
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.on('beforeExit', onBeforeExit)
+  process.on('exit', onExit)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}

@@ -1,0 +1,242 @@
+//! `Client` (JsClient): the core client behind a JavaScript class. `record`
+//! builds the event and enqueues it (never blocks, never throws for an
+//! auditing failure); `flush`/`shutdown` wait on a libuv pool thread so the
+//! JavaScript thread stays free; the core worker is a native thread that does
+//! not hold the event loop open.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sealtrail_core::client::{verify_ledger, Client, ClientConfig, DeliveryReport};
+
+use crate::event::{self, EventExtra};
+use crate::{payload, to_napi};
+
+/// Defaults, then the `SEALTRAIL_*` environment, then `settings`: pairs of
+/// core setting name and text value (`("batch_size", "100")`), parsed by
+/// core's one parser, `ClientConfig::set`.
+fn config(settings: Vec<Vec<String>>) -> sealtrail_core::Result<ClientConfig> {
+    let mut c = ClientConfig::from_env()?;
+    for kv in settings {
+        if let [k, v] = kv.as_slice() {
+            c.set(k, v)?;
+        }
+    }
+    Ok(c)
+}
+
+#[napi(js_name = "Client")]
+pub struct JsClient {
+    inner: Arc<Client>,
+    agent_id: String,
+    limits: sealtrail_core::Limits,
+}
+
+fn ms(timeout_ms: Option<f64>) -> Duration {
+    Duration::from_millis(timeout_ms.unwrap_or(5000.0).clamp(0.0, 86_400_000.0) as u64)
+}
+
+#[napi]
+impl JsClient {
+    /// Starts the worker thread. Throws (`config: …`) for invalid options.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(settings: Vec<Vec<String>>) -> Result<Self> {
+        let cfg = config(settings).map_err(to_napi)?;
+        let agent_id = cfg.agent_id.clone();
+        let limits = cfg.limits;
+        let inner = Client::new(cfg).map_err(to_napi)?;
+        Ok(JsClient {
+            inner: Arc::new(inner),
+            agent_id,
+            limits,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn agent_id(&self) -> String {
+        self.agent_id.clone()
+    }
+
+    /// Builds one event and enqueues it. Returns its id, or null when the
+    /// queue refused it (full, or shut down: counted in metrics). Throws
+    /// `invalid_event: …` for a field core refuses.
+    #[napi(catch_unwind)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &self,
+        kind: String,
+        name: Option<String>,
+        trace_id: Option<String>,
+        parent_id: Option<String>,
+        actor_id: Option<String>,
+        session_id: Option<String>,
+        inputs_json: Option<String>,
+        inputs: Option<Unknown>,
+        outputs_json: Option<String>,
+        outputs: Option<Unknown>,
+        latency_ms: Option<f64>,
+        attrs_json: Option<String>,
+        attrs: Option<Unknown>,
+        messages_json: Option<String>,
+        messages: Option<Unknown>,
+        extra: Option<EventExtra>,
+        validate: Option<bool>,
+    ) -> Result<Option<String>> {
+        let head = event::Head {
+            kind,
+            name,
+            trace_id,
+            parent_id,
+            actor_id,
+            session_id,
+            latency_ms,
+        };
+        let e = event::build(
+            &self.agent_id,
+            head,
+            payload(inputs_json, inputs),
+            payload(outputs_json, outputs),
+            payload(attrs_json, attrs),
+            payload(messages_json, messages),
+            extra,
+        );
+        // An invalid field is the caller's mistake, not an auditing failure:
+        // it is reported as an error the facade turns into a warning.
+        let e = e.map_err(to_napi)?;
+        if validate == Some(true) {
+            // Explicit record* calls check core's field rules here, so misuse
+            // shows at the call site (as in Python); wrapped tools leave it to
+            // the worker, which drops and counts an invalid event.
+            e.validate(&self.limits).map_err(to_napi)?;
+        }
+        let id = e.id.to_string();
+        Ok(self.inner.record(e).then_some(id))
+    }
+
+    /// Resolves with core's `DeliveryReport` once everything recorded so far
+    /// is delivered, in the ledger or spooled (`complete: true`), or when
+    /// `timeoutMs` passed first (what is left in memory is then spooled).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<Record<string, number | boolean>>"
+    )]
+    pub fn flush(&self, timeout_ms: Option<f64>) -> AsyncTask<Wait> {
+        AsyncTask::new(Wait {
+            client: self.inner.clone(),
+            timeout: ms(timeout_ms),
+            shutdown: false,
+        })
+    }
+
+    /// Flushes, then stops the worker. Later `record` calls are dropped.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Promise<Record<string, number | boolean>>"
+    )]
+    pub fn shutdown(&self, timeout_ms: Option<f64>) -> AsyncTask<Wait> {
+        AsyncTask::new(Wait {
+            client: self.inner.clone(),
+            timeout: ms(timeout_ms),
+            shutdown: true,
+        })
+    }
+
+    /// Blocking shutdown for `process.on('exit')` and signal handlers, where
+    /// no promise can settle any more.
+    #[napi(catch_unwind, ts_return_type = "Record<string, number | boolean>")]
+    pub fn shutdown_sync(&self, timeout_ms: Option<f64>) -> serde_json::Value {
+        report(self.inner.shutdown(ms(timeout_ms)))
+    }
+
+    /// The worker's counters (core's `MetricsSnapshot`, snake_case keys).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "Record<string, number | string | null>"
+    )]
+    pub fn metrics(&self) -> serde_json::Value {
+        serde_json::to_value(self.inner.metrics()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub struct Wait {
+    client: Arc<Client>,
+    timeout: Duration,
+    shutdown: bool,
+}
+
+/// A JSON value resolved into a promise (napi's `Task` needs `TypeName`).
+pub struct Json(serde_json::Value);
+
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ToNapiValue for Json {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        serde_json::Value::to_napi_value(env, val.0)
+    }
+}
+
+fn report(r: DeliveryReport) -> serde_json::Value {
+    serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
+}
+
+impl Task for Wait {
+    type Output = DeliveryReport;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> Result<DeliveryReport> {
+        Ok(if self.shutdown {
+            self.client.shutdown(self.timeout)
+        } else {
+            self.client.flush(self.timeout)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: DeliveryReport) -> Result<Json> {
+        Ok(Json(report(output)))
+    }
+}
+
+pub struct Verify {
+    path: Option<String>,
+}
+
+impl Task for Verify {
+    type Output = serde_json::Value;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> Result<serde_json::Value> {
+        let path = match self.path.take() {
+            Some(p) => std::path::PathBuf::from(p),
+            None => ClientConfig::from_env().map_err(to_napi)?.ledger_path,
+        };
+        let r = verify_ledger(&path).map_err(to_napi)?;
+        let ok = r.ok();
+        let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ok".into(), ok.into());
+            o.insert("path".into(), path.display().to_string().into());
+        }
+        Ok(v)
+    }
+
+    fn resolve(&mut self, _env: Env, output: serde_json::Value) -> Result<Json> {
+        Ok(Json(output))
+    }
+}
+
+/// Verifies a local ledger file offline (default: the configured
+/// `ledger_path`): core recomputes every content and link hash and names the
+/// first broken seq of each chain. Rejects only when the file cannot be read.
+#[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown>>")]
+pub fn verify_ledger_file(path: Option<String>) -> AsyncTask<Verify> {
+    AsyncTask::new(Verify { path })
+}

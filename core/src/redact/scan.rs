@@ -1,0 +1,760 @@
+//! The single byte pass for structured PII: it stops only on ASCII digits and
+//! `@`, and from there decides email, URL password, phone, card, SSN, IBAN and
+//! IPv4 by looking around the trigger. Everything else is skipped a 16-byte
+//! block at a time, so text without candidates costs a few instructions per
+//! block.
+
+use super::checks;
+use super::{Span, T_CARD, T_EMAIL, T_IBAN, T_IP, T_PHONE, T_SECRET, T_SSN};
+
+/// Which built-in detectors of this pass are on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScanOpts {
+    pub email: bool,
+    pub phone: bool,
+    pub card: bool,
+    pub ssn: bool,
+    pub iban: bool,
+    pub ip: bool,
+    pub secret: bool,
+}
+
+impl ScanOpts {
+    fn digits_wanted(&self) -> bool {
+        self.phone || self.card || self.ssn || self.iban || self.ip || self.email
+    }
+}
+
+#[inline]
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Characters of a practical email local part (RFC 5322 atext minus the ones
+/// that in practice delimit the address: `=`, `/`, `?`, `&`, `#`, `!`, ...).
+#[inline]
+fn is_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'+' | b'-' | b'%' | b'\'')
+}
+
+/// Finds the next byte that is an ASCII digit or `@`, from `i`.
+#[inline]
+fn next_trigger(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SSE2 is part of the x86_64 baseline, so no runtime detection is needed.
+        use std::arch::x86_64::*;
+        // SAFETY: loads stay inside `b` (i + 16 <= len), SSE2 is always present on x86_64.
+        unsafe {
+            let zero = _mm_set1_epi8(b'0' as i8);
+            let lim = _mm_set1_epi8((10u8 ^ 0x80) as i8);
+            let flip = _mm_set1_epi8(0x80u8 as i8);
+            let at = _mm_set1_epi8(b'@' as i8);
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let d = _mm_xor_si128(_mm_sub_epi8(v, zero), flip);
+                let m = _mm_or_si128(_mm_cmplt_epi8(d, lim), _mm_cmpeq_epi8(v, at));
+                let mask = _mm_movemask_epi8(m) as u32;
+                if mask != 0 {
+                    return i + mask.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || c == b'@' {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+pub(crate) fn scan(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>) {
+    if !(o.digits_wanted() || o.secret) {
+        return;
+    }
+    let mut i = 0;
+    let n = b.len();
+    loop {
+        i = next_trigger(b, i);
+        if i >= n {
+            break;
+        }
+        if b[i] == b'@' {
+            i = on_at(b, i, o, out);
+        } else {
+            i = on_digit(b, i, o, out);
+        }
+    }
+}
+
+/// The end of the `[0-9A-Za-z_]` run at `i` (16 bytes per step with SSE2:
+/// hex hashes and identifiers are most of what a log's digits sit in).
+fn skip_word(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: loads stay inside `b` (i + 16 <= len); SSE2 is baseline on x86_64.
+        unsafe {
+            let flip = _mm_set1_epi8(0x80u8 as i8);
+            let lt = |x: __m128i, lo: u8, n: u8| {
+                let d = _mm_xor_si128(_mm_sub_epi8(x, _mm_set1_epi8(lo as i8)), flip);
+                _mm_cmplt_epi8(d, _mm_set1_epi8((n ^ 0x80) as i8))
+            };
+            let case = _mm_set1_epi8(0x20);
+            let us = _mm_set1_epi8(b'_' as i8);
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let word = _mm_or_si128(
+                    _mm_or_si128(lt(v, b'0', 10), lt(_mm_or_si128(v, case), b'a', 26)),
+                    _mm_cmpeq_epi8(v, us),
+                );
+                let non_word = !(_mm_movemask_epi8(word) as u32) & 0xFFFF;
+                if non_word != 0 {
+                    return i + non_word.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i < b.len() && is_word(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn on_digit(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>) -> usize {
+    let prev = if p > 0 { b[p - 1] } else { b' ' };
+    if is_word(prev) {
+        if o.iban
+            && p >= 2
+            && prev.is_ascii_uppercase()
+            && b[p - 2].is_ascii_uppercase()
+            && (p == 2 || !is_word(b[p - 3]))
+        {
+            match iban(b, p - 2) {
+                Some((e, true)) => {
+                    out.push(Span::new(p - 2, e, T_IBAN, "iban"));
+                    return e;
+                }
+                // IBAN-shaped but failing mod-97: skip it whole, its groups are not phones.
+                Some((e, false)) => return e,
+                None => {}
+            }
+        }
+        return skip_word(b, p);
+    }
+    if prev == b'%' && b[p] == b'4' && b.get(p + 1) == Some(&b'0') && o.email {
+        if let Some((s, e)) = email(b, p - 1, 3) {
+            out.push(Span::new(s, e, T_EMAIL, "email_urlencoded"));
+            return e;
+        }
+        return p + 2;
+    }
+    if !(o.phone || o.card || o.ssn || o.ip) {
+        return skip_word(b, p);
+    }
+    // Glued to an identifier (`ORD-2026-000123`, `v1.2.3`, `path/123`): not PII.
+    let glued = matches!(prev, b'-' | b'.' | b'/') && p >= 2 && b[p - 2].is_ascii_alphanumeric();
+    number(b, p, o, out, glued)
+}
+
+fn on_at(b: &[u8], at: usize, o: &ScanOpts, out: &mut Vec<Span>) -> usize {
+    if o.secret {
+        if let Some((s, e)) = url_password(b, at) {
+            out.push(Span::new(s, e, T_SECRET, "url_password"));
+            return at + 1;
+        }
+    }
+    if o.email {
+        if let Some((s, e)) = email(b, at, 1) {
+            out.push(Span::new(s, e, T_EMAIL, "email"));
+            return e;
+        }
+    }
+    at + 1
+}
+
+/// `scheme://user:password@host`: the password part.
+fn url_password(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let lo = at.saturating_sub(256);
+    let mut k = at;
+    let mut colon = None;
+    while k > lo {
+        let c = b[k - 1];
+        if c == b'/' {
+            if k >= 3 && b[k - 2] == b'/' && b[k - 3] == b':' {
+                let c = colon?;
+                return (c + 1 < at).then_some((c + 1, at));
+            }
+            return None;
+        }
+        if c == b':' {
+            colon = Some(k - 1);
+        }
+        if c.is_ascii_whitespace()
+            || matches!(
+                c,
+                b'"' | b'\'' | b'<' | b'>' | b'?' | b'#' | b'@' | b'`' | b'\\'
+            )
+        {
+            return None;
+        }
+        k -= 1;
+    }
+    None
+}
+
+const EXT_DENY: &[&[u8]] = &[
+    b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"ico", b"css", b"js", b"mjs", b"ts", b"map",
+    b"json", b"txt", b"log", b"py", b"rs", b"go", b"java", b"html", b"htm", b"xml", b"yaml",
+    b"yml", b"toml", b"lock", b"md", b"bmp", b"tiff", b"woff", b"woff2", b"ttf", b"pdf", b"zip",
+    b"gz",
+];
+
+/// An email whose `@` (or `%40`, `at_len` 3) is at `at`: (start, end).
+pub(crate) fn email(b: &[u8], at: usize, at_len: usize) -> Option<(usize, usize)> {
+    // Local part, leftwards.
+    let lo = at.saturating_sub(64);
+    let mut s = at;
+    while s > lo && is_local(b[s - 1]) {
+        s -= 1;
+    }
+    while s < at && matches!(b[s], b'.' | b'-' | b'+' | b'\'') {
+        s += 1;
+    }
+    if s == at || b[at - 1] == b'.' {
+        return None;
+    }
+    let end = domain(b, at + at_len)?;
+    Some((s, end))
+}
+
+/// Parses a domain from `ds`; returns its end. Labels may be internationalised;
+/// the last label must be an ASCII TLD (text glued after it, as in Japanese
+/// sentences, is left out) or an all-non-ASCII label followed by a boundary.
+fn domain(b: &[u8], ds: usize) -> Option<usize> {
+    let n = b.len();
+    let mut labels: [(usize, usize, bool); 16] = [(0, 0, false); 16];
+    let mut nl = 0;
+    let mut i = ds;
+    loop {
+        let ls = i;
+        let mut non_ascii = false;
+        while i < n {
+            let c = b[i];
+            if c.is_ascii_alphanumeric() || c == b'-' {
+                i += 1;
+            } else if c >= 0x80 {
+                match decode(b, i) {
+                    Some((ch, w)) if ch.is_alphanumeric() => {
+                        non_ascii = true;
+                        i += w;
+                    }
+                    _ => break,
+                }
+            } else {
+                break;
+            }
+        }
+        if i == ls || i - ls > 63 * 4 {
+            break;
+        }
+        labels[nl] = (ls, i, non_ascii);
+        nl += 1;
+        if nl == labels.len() {
+            break;
+        }
+        if i + 1 < n && b[i] == b'.' && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] >= 0x80) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    while nl >= 2 {
+        let (ls, le, non_ascii) = labels[nl - 1];
+        let lab = &b[ls..le];
+        let end = if non_ascii {
+            let ascii_run = lab.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+            if ascii_run >= 2 {
+                Some(ls + ascii_run)
+            } else if ascii_run == 0
+                && lab.iter().all(|&c| c >= 0x80)
+                && b.get(le).is_none_or(|&c| c < 0x80 && !is_word(c))
+            {
+                Some(le)
+            } else {
+                None
+            }
+        } else {
+            Some(le)
+        };
+        if let Some(e) = end {
+            let tld = &b[ls..e];
+            let ok_ascii = tld.iter().all(|c| c.is_ascii_alphabetic())
+                && (2..=63).contains(&tld.len())
+                && !EXT_DENY.iter().any(|x| x.eq_ignore_ascii_case(tld));
+            let punycode = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
+            let ok = ok_ascii || punycode || tld.iter().all(|&c| c >= 0x80);
+            let labels_ok = labels[..nl - 1]
+                .iter()
+                .all(|&(s, e, _)| b[s] != b'-' && b[e - 1] != b'-');
+            if ok && labels_ok {
+                return Some(e);
+            }
+        }
+        nl -= 1;
+    }
+    None
+}
+
+fn decode(b: &[u8], i: usize) -> Option<(char, usize)> {
+    let w = match b[i] {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return None,
+    };
+    let s = std::str::from_utf8(b.get(i..i + w)?).ok()?;
+    s.chars().next().map(|c| (c, w))
+}
+
+/// An IBAN starting at `s` (two uppercase letters, then digits), compact or in
+/// groups of four separated by single spaces, of its country's length: its
+/// end and whether mod-97 holds.
+fn iban(b: &[u8], s: usize) -> Option<(usize, bool)> {
+    let want = checks::iban_len(&b[s..s + 2])?;
+    let mut buf = [0u8; 34];
+    let mut k = 0;
+    let mut i = s;
+    while k < want && i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || c.is_ascii_uppercase() {
+            buf[k] = c;
+            k += 1;
+            i += 1;
+        } else if c == b' '
+            && k % 4 == 0
+            && k > 0
+            && i + 1 < b.len()
+            && b[i + 1].is_ascii_alphanumeric()
+        {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if k != want || b.get(i).is_some_and(|&c| is_word(c)) {
+        return None;
+    }
+    Some((i, checks::iban_mod97(&buf[..k])))
+}
+
+const MAX_GROUPS: usize = 12;
+
+#[inline]
+fn is_sep(c: u8) -> bool {
+    matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'/')
+}
+
+#[derive(Clone, Copy, Default)]
+struct Group {
+    s: usize,
+    e: usize,
+}
+
+/// A run of digit groups joined by short separators, starting at digit `p`.
+fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) -> usize {
+    let n = b.len();
+    // Fast exit for the common short number (`12ms`, `:38`, `id 42,`): a run
+    // of fewer than 7 digits that no separator joins to more digits.
+    let mut q = p;
+    while q < n && b[q].is_ascii_digit() {
+        q += 1;
+    }
+    if q - p < 7 && !o.ip {
+        let joined = (1..=3).any(|k| {
+            b.get(q..q + k)
+                .is_some_and(|sep| sep.iter().all(|&c| is_sep(c)))
+                && b.get(q + k).is_some_and(u8::is_ascii_digit)
+        });
+        if !joined {
+            return skip_word(b, q);
+        }
+    }
+    let mut g = [Group::default(); MAX_GROUPS];
+    let mut ng = 0;
+    let mut total = 0;
+    let mut i = p;
+    loop {
+        let s = i;
+        while i < n && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        g[ng] = Group { s, e: i };
+        ng += 1;
+        total += i - s;
+        if ng == MAX_GROUPS {
+            break;
+        }
+        let mut j = i;
+        let mut spaces = 0;
+        while j < n && j - i < 3 && is_sep(b[j]) {
+            spaces += usize::from(b[j] == b' ');
+            j += 1;
+        }
+        if j > i && spaces <= 2 && j < n && b[j].is_ascii_digit() {
+            i = j;
+        } else {
+            break;
+        }
+    }
+    let end = g[ng - 1].e;
+    if glued {
+        return skip_word(b, end);
+    }
+    if total < 7 && !o.ip {
+        return skip_word(b, end);
+    }
+    let plus = p > 0 && b[p - 1] == b'+' && (p < 2 || !is_word(b[p - 2]));
+    let mut gi = 0;
+    while gi < ng {
+        let start_ok = gi == 0
+            || b[g[gi - 1].e..g[gi].s]
+                .iter()
+                .any(|&c| c == b' ' || c == b'(');
+        if !start_ok {
+            gi += 1;
+            continue;
+        }
+        if let Some(last) = ipv4(b, &g[..ng], gi) {
+            if o.ip {
+                out.push(Span::new(g[gi].s, g[last].e, T_IP, "ipv4"));
+            }
+            gi = last + 1;
+            continue;
+        }
+        let mut hit = None;
+        let mut digits = [0u8; 24];
+        for gj in (gi..ng).rev() {
+            let cnt: usize = g[gi..=gj].iter().map(|x| x.e - x.s).sum();
+            if cnt < 7 {
+                break;
+            }
+            if cnt > 20 {
+                continue;
+            }
+            let mut ext_end = None;
+            if gj == ng - 1 && b.get(g[gj].e).is_some_and(|&c| is_word(c)) {
+                match extension(b, g[gj].e) {
+                    Some(e) => ext_end = Some(e),
+                    None => continue,
+                }
+            }
+            let mut k = 0;
+            for x in &g[gi..=gj] {
+                digits[k..k + x.e - x.s].copy_from_slice(&b[x.s..x.e]);
+                k += x.e - x.s;
+            }
+            let d = &digits[..k];
+            let c = Cand {
+                b,
+                g: &g[gi..=gj],
+                d,
+                intl: plus && gi == 0,
+                left_group: if gi > 0 && &b[g[gi - 1].e..g[gi].s] == b" " {
+                    g[gi - 1].e - g[gi - 1].s
+                } else {
+                    0
+                },
+            };
+            if ext_end.is_none() && o.card && c.card() {
+                hit = Some((gj, g[gi].s, g[gj].e, T_CARD, "card"));
+                break;
+            }
+            if ext_end.is_none() && o.ssn && c.ssn() {
+                hit = Some((gj, g[gi].s, g[gj].e, T_SSN, "ssn"));
+                break;
+            }
+            if o.phone && c.phone() {
+                let s = if c.intl {
+                    g[gi].s - 1
+                } else if g[gi].s > 0 && b[g[gi].s - 1] == b'(' {
+                    g[gi].s - 1
+                } else {
+                    g[gi].s
+                };
+                let e = ext_end.or_else(|| extension(b, g[gj].e)).unwrap_or(g[gj].e);
+                hit = Some((gj, s, e, T_PHONE, "phone"));
+                break;
+            }
+        }
+        match hit {
+            Some((gj, s, e, t, rule)) => {
+                out.push(Span::new(s, e, t, rule));
+                if gj == ng - 1 {
+                    return e.max(end);
+                }
+                gi = gj + 1;
+            }
+            None => gi += 1,
+        }
+    }
+    skip_word(b, end)
+}
+
+/// Phone extension right after `e`: ` ext. 123`, `x123`, `#123`.
+fn extension(b: &[u8], e: usize) -> Option<usize> {
+    let mut i = e;
+    while i < b.len() && i - e < 2 && b[i] == b' ' {
+        i += 1;
+    }
+    let rest = &b[i..];
+    let kw = [&b"extension"[..], b"ext.", b"ext", b"x", b"#"]
+        .into_iter()
+        .find(|k| rest.len() >= k.len() && rest[..k.len()].eq_ignore_ascii_case(k))?;
+    i += kw.len();
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+    }
+    let ds = i;
+    while i < b.len() && b[i].is_ascii_digit() && i - ds < 6 {
+        i += 1;
+    }
+    (i > ds && b.get(i).is_none_or(|&c| !is_word(c))).then_some(i)
+}
+
+/// Four dot-separated groups of at most 255 from group `gi`: the index of the last.
+fn ipv4(b: &[u8], g: &[Group], gi: usize) -> Option<usize> {
+    if gi + 4 > g.len() {
+        return None;
+    }
+    for k in gi..gi + 4 {
+        let x = g[k];
+        let len = x.e - x.s;
+        if len == 0 || len > 3 || (len > 1 && b[x.s] == b'0') {
+            return None;
+        }
+        let v = b[x.s..x.e]
+            .iter()
+            .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+        if v > 255 {
+            return None;
+        }
+        if k > gi && &b[g[k - 1].e..x.s] != b"." {
+            return None;
+        }
+    }
+    if gi + 4 < g.len() && &b[g[gi + 3].e..g[gi + 4].s] == b"." {
+        return None;
+    }
+    Some(gi + 3)
+}
+
+struct Cand<'a> {
+    b: &'a [u8],
+    g: &'a [Group],
+    d: &'a [u8],
+    intl: bool,
+    /// Digits in the group just before this candidate when only a space
+    /// separates them (0 otherwise).
+    left_group: usize,
+}
+
+impl Cand<'_> {
+    fn sep(&self, k: usize) -> &[u8] {
+        &self.b[self.g[k - 1].e..self.g[k].s]
+    }
+    fn len(&self, k: usize) -> usize {
+        self.g[k].e - self.g[k].s
+    }
+    fn lens_are(&self, want: &[usize]) -> bool {
+        self.g.len() == want.len() && (0..want.len()).all(|k| self.len(k) == want[k])
+    }
+    fn seps_uniform(&self, allowed: &[&[u8]]) -> bool {
+        let first = if self.g.len() > 1 {
+            self.sep(1)
+        } else {
+            return true;
+        };
+        allowed.contains(&first) && (2..self.g.len()).all(|k| self.sep(k) == first)
+    }
+
+    fn card(&self) -> bool {
+        if !(13..=19).contains(&self.d.len()) {
+            return false;
+        }
+        let m = self.g.len();
+        let grouping = m == 1
+            || (m >= 3
+                && m <= 5
+                && self.seps_uniform(&[b" ", b"-"])
+                && (0..m)
+                    .all(|k| (3..=6).contains(&self.len(k)) || (k == m - 1 && self.len(k) >= 1)));
+        grouping && checks::is_card(self.d)
+    }
+
+    fn ssn(&self) -> bool {
+        if self.d.len() != 9 || !checks::is_ssn(self.d) {
+            return false;
+        }
+        if self.lens_are(&[3, 2, 4]) && self.seps_uniform(&[b"-", b" "]) {
+            return true;
+        }
+        // A bare nine-digit number is an SSN only when the text says so.
+        if self.g.len() == 1 {
+            let s = self.g[0].s;
+            let ctx = &self.b[s.saturating_sub(32)..s];
+            return contains_ci(ctx, b"ssn") || contains_ci(ctx, b"social security");
+        }
+        false
+    }
+
+    fn val(&self, k: usize) -> u32 {
+        self.b[self.g[k].s..self.g[k].e].iter().fold(0, |a, &c| {
+            a.saturating_mul(10).saturating_add(u32::from(c - b'0'))
+        })
+    }
+
+    /// `23.11.2026`, `11/23/26`, `2026-11-23` (with plausible day, month, year).
+    fn looks_like_date(&self) -> bool {
+        let m = self.g.len();
+        if m < 3 {
+            return false;
+        }
+        let s1 = self.sep(1);
+        if s1 != self.sep(2) || !matches!(s1, b"." | b"-" | b"/") {
+            return false;
+        }
+        let (a, b2, c) = (self.len(0), self.len(1), self.len(2));
+        let (v0, v1, v2) = (self.val(0), self.val(1), self.val(2));
+        let year4 = |v: u32| (1900..=2199).contains(&v);
+        let dm =
+            |x: u32, y: u32| (1..=31).contains(&x) && (1..=31).contains(&y) && (x <= 12 || y <= 12);
+        (a <= 2 && b2 <= 2 && dm(v0, v1) && ((c == 4 && year4(v2)) || (c == 2 && m == 3)))
+            || (a == 4 && year4(v0) && b2 <= 2 && c <= 2 && dm(v1, v2))
+    }
+
+    fn phone(&self) -> bool {
+        let d = self.d;
+        let m = self.g.len();
+        if m > 6 || (!self.intl && self.looks_like_date()) {
+            return false;
+        }
+        if self.intl {
+            let Some((cc_len, cc, nsn_range)) = checks::country_code(d) else {
+                return false;
+            };
+            if m > 1 && self.len(0) < cc_len {
+                return false;
+            }
+            let mut nsn = &d[cc_len..];
+            // "+44 (0)20 ...": a written trunk zero is not part of the number.
+            if m > 2 && self.len(0) == cc_len && self.len(1) == 1 && d[cc_len] == b'0' {
+                nsn = &nsn[1..];
+            }
+            if cc == 1 {
+                return checks::nanp(nsn);
+            }
+            // Italy keeps its leading zero after the country code.
+            return nsn_range.contains(&nsn.len()) && (nsn[0] != b'0' || cc == 39);
+        }
+        if m > 1 && (1..m).any(|k| self.len(k) < 2) {
+            return false;
+        }
+        // The tail of a longer space-grouped number (`4302 0304 0006 7379`) is not a phone.
+        if self.left_group >= 2 {
+            return false;
+        }
+        let len = d.len();
+        // US/CA: NXX NXX XXXX, optionally with a leading 1.
+        let nanp_shape = self.lens_are(&[3, 3, 4])
+            || self.lens_are(&[1, 3, 3, 4])
+            || (m == 1 && (len == 10 || len == 11));
+        if nanp_shape {
+            let core = if len == 11 && d[0] == b'1' {
+                &d[1..]
+            } else {
+                d
+            };
+            if checks::nanp(core) {
+                return true;
+            }
+        }
+        if m > 1 && self.len(0) < 2 {
+            return false;
+        }
+        // Trunk-prefix national numbers: UK, DE, FR, JP, IN, BR written with a leading 0.
+        if d[0] == b'0'
+            && d[1] != b'0'
+            && (10..=12).contains(&len)
+            && (m == 1 || (2..=6).contains(&self.len(0)))
+        {
+            if m == 1 {
+                return true;
+            }
+            // FR writes pairs; everyone else an area code then one to three groups.
+            return (m <= 4 && self.len(m - 1) >= 3) || self.lens_are(&[2, 2, 2, 2, 2]);
+        }
+        // IN mobile without the trunk prefix: 98765 43210, 9876543210.
+        if len == 10 && d[0] >= b'6' && (m == 1 || self.lens_are(&[5, 5])) {
+            return true;
+        }
+        // BR: (11) 91234-5678, (21) 2345-6789.
+        if (len == 10 || len == 11)
+            && m == 3
+            && self.len(0) == 2
+            && d[0] != b'0'
+            && d[1] != b'0'
+            && (self.lens_are(&[2, 4, 4]) || (self.lens_are(&[2, 5, 4]) && d[2] == b'9'))
+            && self.sep(2) == b"-"
+        {
+            return true;
+        }
+        // CN mobile: 138 1234 5678.
+        len == 11
+            && d[0] == b'1'
+            && (b'3'..=b'9').contains(&d[1])
+            && (m == 1 || self.lens_are(&[3, 4, 4]))
+    }
+}
+
+fn contains_ci(h: &[u8], n: &[u8]) -> bool {
+    h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// IPv6 addresses (only when IP redaction is on): candidates around each `:`
+/// made of hex digits, colons and dots, parsed by the standard library.
+pub(crate) fn scan_ipv6(b: &[u8], out: &mut Vec<Span>) {
+    let is_v6 = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
+    let mut from = 0;
+    while let Some(off) = memchr::memchr(b':', &b[from..]) {
+        let c = from + off;
+        let mut s = c;
+        while s > 0 && is_v6(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = c;
+        while e < b.len() && is_v6(b[e]) {
+            e += 1;
+        }
+        // Trailing dots or colons belong to the sentence, not the address.
+        while e > c + 1 && matches!(b[e - 1], b'.') {
+            e -= 1;
+        }
+        let boundary = (s == 0 || !is_word(b[s - 1])) && b.get(e).is_none_or(|&x| !is_word(x));
+        let cand = &b[s..e];
+        let colons = cand.iter().filter(|&&x| x == b':').count();
+        if boundary && colons >= 2 && cand.iter().any(|x| x.is_ascii_digit()) {
+            if let Ok(txt) = std::str::from_utf8(cand) {
+                if txt.parse::<std::net::Ipv6Addr>().is_ok() {
+                    out.push(Span::new(s, e, T_IP, "ipv6"));
+                }
+            }
+        }
+        from = e.max(c + 1);
+    }
+}
