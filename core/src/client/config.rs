@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Limits;
+use crate::redact::RedactConfig;
 
 /// What `record()` does when the in-memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +165,15 @@ pub struct ClientConfig {
     pub shutdown_timeout: Duration,
     /// `SEALTRAIL_MAX_EVENT_BYTES` / `SEALTRAIL_MAX_DEPTH`: event limits.
     pub limits: Limits,
+    /// What the worker redacts before anything is written or sent:
+    /// `SEALTRAIL_REDACT_MODE` (`placeholder`, `partial`, `pseudonym`, `off`,
+    /// or per type: `email=partial,card=off`), `SEALTRAIL_REDACT_IP`
+    /// (`true` masks IP addresses; default off), `SEALTRAIL_REDACT_KEYS`
+    /// (comma-separated JSON keys whose values are masked whole; replaces the
+    /// default list), `SEALTRAIL_REDACT_RULES` (custom rules `name=regex`,
+    /// separated by newlines). Pseudonyms use `hmac_key`. Default: every
+    /// type on, as placeholders.
+    pub redact: RedactConfig,
 }
 
 impl Default for ClientConfig {
@@ -190,6 +200,7 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
             limits: Limits::default(),
+            redact: RedactConfig::default(),
         }
     }
 }
@@ -219,6 +230,10 @@ pub const CONFIG_KEYS: &[&str] = &[
     "shutdown_timeout_ms",
     "max_event_bytes",
     "max_depth",
+    "redact_mode",
+    "redact_ip",
+    "redact_keys",
+    "redact_rules",
 ];
 
 fn config_err(msg: impl Into<String>) -> Error {
@@ -313,6 +328,26 @@ impl ClientConfig {
             "shutdown_timeout_ms" => self.shutdown_timeout = ms(value)?,
             "max_event_bytes" => self.limits.max_event_bytes = parse_u64(key, value)? as usize,
             "max_depth" => self.limits.max_depth = parse_u64(key, value)? as usize,
+            "redact_mode" => self
+                .redact
+                .apply_mode_spec(value)
+                .map_err(|e| config_err(format!("redact_mode = {value:?}: {e}")))?,
+            "redact_ip" => self.redact.ip = parse_bool(key, value)?,
+            "redact_keys" => {
+                self.redact.sensitive_keys = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "redact_rules" => {
+                for spec in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    self.redact
+                        .add_rule_spec(spec)
+                        .map_err(|e| config_err(format!("redact_rules {spec:?}: {e}")))?;
+                }
+            }
             _ => {
                 return Err(config_err(format!(
                     "unknown setting {key:?}; known: {}",

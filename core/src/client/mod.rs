@@ -16,6 +16,7 @@
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod redaction;
 pub mod spool;
 pub mod transport;
 pub mod wire;
@@ -113,9 +114,10 @@ impl Client {
         Client::new(ClientConfig::from_env()?)
     }
 
-    /// A client without redaction (see [`Client::with_redactor`]).
+    /// A client that redacts as `cfg.redact` says (every type on by default).
     pub fn new(cfg: ClientConfig) -> Result<Client> {
-        Client::with_redactor(cfg, Arc::new(NoRedaction))
+        let redactor = redaction::redactor_for(&cfg)?;
+        Client::with_redactor(cfg, redactor)
     }
 
     /// Opens the spool (replaying what a previous run left there) or the
