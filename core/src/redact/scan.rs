@@ -480,9 +480,9 @@ fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) ->
                 break;
             }
             if o.phone && c.phone() {
-                let s = if c.intl {
-                    g[gi].s - 1
-                } else if g[gi].s > 0 && b[g[gi].s - 1] == b'(' {
+                // The `+` of an international number, or an opening parenthesis.
+                let opened = g[gi].s > 0 && b[g[gi].s - 1] == b'(';
+                let s = if c.intl || opened {
                     g[gi].s - 1
                 } else {
                     g[gi].s
@@ -589,8 +589,7 @@ impl Cand<'_> {
         }
         let m = self.g.len();
         let grouping = m == 1
-            || (m >= 3
-                && m <= 5
+            || ((3..=5).contains(&m)
                 && self.seps_uniform(&[b" ", b"-"])
                 && (0..m)
                     .all(|k| (3..=6).contains(&self.len(k)) || (k == m - 1 && self.len(k) >= 1)));

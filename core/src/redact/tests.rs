@@ -215,8 +215,10 @@ fn ip_off_by_default_on_by_flag() {
         r("from 10.0.0.12 and fe80::1ff:fe23:4567:890a"),
         "from 10.0.0.12 and fe80::1ff:fe23:4567:890a"
     );
-    let mut cfg = RedactConfig::default();
-    cfg.ip = true;
+    let cfg = RedactConfig {
+        ip: true,
+        ..RedactConfig::default()
+    };
     let red = Redactor::new(cfg).unwrap();
     let mut rep = PiiReport::new();
     assert_eq!(
