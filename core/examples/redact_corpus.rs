@@ -31,8 +31,8 @@ fn char_off(text: &str, byte: usize) -> usize {
     text[..byte].chars().count()
 }
 
-/// Redacts every text repeatedly for at least `min` and returns MB/s.
-fn throughput(red: &[&Redactor], texts: &[&str], min: Duration) -> (f64, usize, f64) {
+/// Redacts every text repeatedly for at least `min`: (MB/s, bytes per round, seconds per round, rounds).
+fn throughput(red: &[&Redactor], texts: &[&str], min: Duration) -> (f64, usize, f64, usize) {
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
     let start = Instant::now();
     let mut rounds = 0usize;
@@ -48,6 +48,7 @@ fn throughput(red: &[&Redactor], texts: &[&str], min: Duration) -> (f64, usize, 
         bytes as f64 * rounds as f64 / secs / 1e6,
         bytes,
         secs / rounds as f64,
+        rounds,
     )
 }
 
@@ -153,8 +154,8 @@ fn main() {
             for p in &parts {
                 red.redact_text(p, &mut rep);
             }
-            let (mbs, bytes, secs) = throughput(&[&red], &parts, Duration::from_secs(1));
-            json!({"tool": "sealtrail", "file": arg(1), "bytes": bytes, "chunks": parts.len(), "seconds": secs, "mb_per_s": mbs, "findings": rep.counts()})
+            let (mbs, bytes, secs, rounds) = throughput(&[&red], &parts, Duration::from_secs(1));
+            json!({"tool": "sealtrail", "file": arg(1), "bytes": bytes, "chunks": parts.len(), "rounds": rounds, "seconds": secs, "mb_per_s": mbs, "findings": rep.counts()})
         }
         other => die(&format!(
             "unknown command {other:?}; use eval, logs or speed"
