@@ -136,6 +136,48 @@ fn masks(b: &[u8], i: usize) -> Masks {
     }
 }
 
+/// As [`masks`], 32 bytes per instruction.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn masks_avx2(b: &[u8], i: usize) -> Masks {
+    use std::arch::x86_64::*;
+    if i + 64 > b.len() {
+        return masks_scalar(&b[i..]);
+    }
+    let flip = _mm256_set1_epi8(0x80u8 as i8);
+    let lt = |x: __m256i, lo: u8, n: u8| {
+        let d = _mm256_xor_si256(_mm256_sub_epi8(x, _mm256_set1_epi8(lo as i8)), flip);
+        _mm256_cmpgt_epi8(_mm256_set1_epi8((n ^ 0x80) as i8), d)
+    };
+    let eq = |x: __m256i, c: u8| _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8));
+    let bits = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32);
+    let mut m = Masks::default();
+    for k in 0..2 {
+        // SAFETY: i + 64 <= len, checked above.
+        let v = unsafe { _mm256_loadu_si256(b.as_ptr().add(i + 32 * k) as *const __m256i) };
+        let digit = lt(v, b'0', 10);
+        let alpha = lt(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), b'a', 26);
+        let word = _mm256_or_si256(_mm256_or_si256(digit, alpha), eq(v, b'_'));
+        let paren = eq(_mm256_andnot_si256(_mm256_set1_epi8(1), v), b'(');
+        let sep = _mm256_or_si256(
+            _mm256_or_si256(eq(v, b' '), eq(v, b'-')),
+            _mm256_or_si256(_mm256_or_si256(eq(v, b'/'), eq(v, b'.')), paren),
+        );
+        let sh = 32 * k as u32;
+        m.digit |= bits(digit) << sh;
+        m.word |= bits(word) << sh;
+        m.upper |= bits(lt(v, b'A', 26)) << sh;
+        m.at |= bits(eq(v, b'@')) << sh;
+        m.pct |= bits(eq(v, b'%')) << sh;
+        m.sep |= bits(sep) << sh;
+    }
+    m
+}
+
 /// The pass. Candidates are computed 64 bytes at a time as bitmaps: a digit
 /// that starts a number (not inside a word: hex hashes, UUID parts and
 /// identifiers never reach the validators), an `@`, and the start of a word
@@ -144,6 +186,26 @@ pub(crate) fn scan(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>) {
     if !(o.digits_wanted() || o.secret) {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present, checked just above.
+        unsafe { scan_avx2(b, o, out) };
+        return;
+    }
+    scan_with(b, o, out, masks);
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_avx2(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>) {
+    // SAFETY: this function only runs where AVX2 is present.
+    scan_with(b, o, out, |b, i| unsafe { masks_avx2(b, i) });
+}
+
+#[inline(always)]
+fn scan_with(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>, masks: impl Fn(&[u8], usize) -> Masks) {
     // Windows of 64 bytes advance by 56, so every lookahead used below
     // (at most 7 bytes) stays inside the window.
     const STEP: usize = 56;
@@ -871,11 +933,14 @@ mod tests {
         }
         for i in (0..buf.len() - 64).step_by(7) {
             let (a, s) = (masks(&buf, i), masks_scalar(&buf[i..i + 64]));
-            assert_eq!(
-                (a.digit, a.word, a.upper, a.at, a.sep, a.pct),
-                (s.digit, s.word, s.upper, s.at, s.sep, s.pct),
-                "at {i}"
-            );
+            let key = |m: Masks| (m.digit, m.word, m.upper, m.at, m.sep, m.pct);
+            assert_eq!(key(a), key(s), "sse2 at {i}");
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 checked just above.
+                let v = unsafe { masks_avx2(&buf, i) };
+                assert_eq!(key(v), key(s), "avx2 at {i}");
+            }
         }
     }
 
