@@ -523,21 +523,16 @@ struct Group {
 /// A run of digit groups joined by short separators, starting at digit `p`.
 fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) -> usize {
     let n = b.len();
-    // Fast exit for the common short number (`12ms`, `:38`, `id 42,`): a run
-    // of fewer than 7 digits that no separator joins to more digits.
-    let mut q = p;
-    while q < n && b[q].is_ascii_digit() {
-        q += 1;
-    }
-    if q - p < 7 && !o.ip {
-        let joined = (1..=3).any(|k| {
-            b.get(q..q + k)
-                .is_some_and(|sep| sep.iter().all(|&c| is_sep(c)))
-                && b.get(q + k).is_some_and(u8::is_ascii_digit)
-        });
-        if !joined {
-            return skip_word(b, q);
+    // The bitmap filter in `scan` only lets through runs of 7+ digits or
+    // runs a separator joins to more digits.
+    if glued {
+        // `ORD-2026-000123`, `v1.2.3`: step over this run only; the next run
+        // is glued the same way, and a number after a space is looked at.
+        let mut q = p;
+        while q < n && b[q].is_ascii_digit() {
+            q += 1;
         }
+        return q;
     }
     let mut g = [Group::default(); MAX_GROUPS];
     let mut ng = 0;
@@ -567,10 +562,17 @@ fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) ->
         }
     }
     let end = g[ng - 1].e;
-    if glued {
-        return skip_word(b, end);
-    }
-    if total < 7 && !o.ip {
+    // A last group glued to a word (`2026-11-23T`, `12.5ms`) cannot end a
+    // number unless it is a phone extension (`x12`, `ext`, `#`).
+    let last_usable = b
+        .get(end)
+        .is_none_or(|&c| !is_word(c) || matches!(c, b'x' | b'X' | b'e' | b'E'));
+    let usable = if last_usable {
+        total
+    } else {
+        total - (end - g[ng - 1].s)
+    };
+    if usable < 7 && !o.ip {
         return skip_word(b, end);
     }
     let plus = p > 0 && b[p - 1] == b'+' && (p < 2 || !is_word(b[p - 2]));
@@ -925,7 +927,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             // Mostly the interesting ASCII range, sometimes any byte.
-            *c = if x % 5 == 0 {
+            *c = if x.is_multiple_of(5) {
                 x as u8
             } else {
                 b" -./()%@_09AZaz:x"[(x % 17) as usize]

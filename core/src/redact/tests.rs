@@ -72,6 +72,8 @@ fn phones() {
     }
     assert_eq!(r("tel 415-555-2671 ext. 42."), "tel [PHONE].");
     assert_eq!(r("電話は090-1234-5678です"), "電話は[PHONE]です");
+    assert_eq!(r("ORD-2026 555-234-4567"), "ORD-2026 [PHONE]");
+    assert_eq!(r("id:4155552671,"), "id:[PHONE],");
 }
 
 #[test]
