@@ -219,15 +219,17 @@ fn scan_with(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>, masks: impl Fn(&[u8], 
         let after_word = (m.word << 1) | prev_word;
         // A number can only be PII with 7 digits in a row, or when a
         // separator joins it to more digits (`415 555`, `2026-11`, `(0)20`).
-        let d7 = d & (d >> 1) & (d >> 2) & (d >> 3) & (d >> 4) & (d >> 5) & (d >> 6);
+        let d2 = d & (d >> 1);
+        let d4 = d2 & (d2 >> 2);
+        let d7 = d4 & (d4 >> 3);
         let s = m.sep;
         let last = d & !(d >> 1);
         let joined = last & (s >> 1) & ((d >> 2) | ((s >> 2) & ((d >> 3) | ((s >> 3) & (d >> 4)))));
-        // Carry the mark from a short run's last digit back to its first.
-        let mut run = joined;
-        for _ in 0..6 {
-            run |= (run >> 1) & d;
-        }
+        // Carry the mark from a short run's last digit back to its first
+        // (runs of 7 or more are in `d7` already): steps of 1, 2 and 4.
+        let run = joined | ((joined >> 1) & d);
+        let run = run | ((run >> 2) & d2);
+        let run = run | ((run >> 4) & d4);
         let mut cand = (d & !after_word & (d7 | run)) | m.at | ((m.pct << 1) & d);
         if o.iban {
             cand |= m.upper & !after_word & (m.upper >> 1) & (d >> 2) & (d >> 3);

@@ -74,6 +74,8 @@ fn phones() {
     assert_eq!(r("電話は090-1234-5678です"), "電話は[PHONE]です");
     assert_eq!(r("ORD-2026 555-234-4567"), "ORD-2026 [PHONE]");
     assert_eq!(r("id:4155552671,"), "id:[PHONE],");
+    // The email around a phone-looking local part wins.
+    assert_eq!(r("a+14155552671@x.com"), "[EMAIL]");
 }
 
 #[test]
