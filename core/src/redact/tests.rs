@@ -354,3 +354,36 @@ fn redactor_is_send_sync() {
     fn assert_ss<T: Send + Sync>() {}
     assert_ss::<Redactor>();
 }
+
+#[test]
+fn config_from_env() {
+    let env: std::collections::HashMap<&str, &str> = [
+        ("SEALTRAIL_REDACT_MODE", "partial,email=pseudonym"),
+        ("SEALTRAIL_REDACT_IP", "on"),
+        ("SEALTRAIL_REDACT_KEY", "k1"),
+        ("SEALTRAIL_REDACT_SENSITIVE_KEYS", "pin, otp"),
+        ("SEALTRAIL_REDACT_RULES", "ticket=TCK-\\d+\n"),
+    ]
+    .into_iter()
+    .collect();
+    let mut cfg = RedactConfig::default();
+    cfg.apply_env(|k| env.get(k).map(|v| v.to_string()))
+        .unwrap();
+    assert_eq!(cfg.default_mode, Mode::Partial);
+    assert_eq!(cfg.modes.get("email"), Some(&Mode::Pseudonym));
+    assert!(cfg.ip);
+    assert_eq!(cfg.hmac_key.as_deref(), Some(&b"k1"[..]));
+    assert!(cfg.sensitive_keys.iter().any(|k| k == "otp"));
+    assert!(
+        !format!("{cfg:?}").contains("k1"),
+        "the key is never printed"
+    );
+    let red = Redactor::new(cfg).unwrap();
+    let mut v = serde_json::json!({"pin": "1234", "note": "TCK-99 from 10.1.2.3"});
+    let mut rep = PiiReport::new();
+    red.redact_value(&mut v, &mut rep);
+    assert_eq!(
+        v,
+        serde_json::json!({"pin": "[SECRET]", "note": "[TICKET] from 10.1.*.*"})
+    );
+}
