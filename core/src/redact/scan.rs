@@ -798,26 +798,37 @@ impl Cand<'_> {
     fn phone(&self) -> bool {
         let d = self.d;
         let m = self.g.len();
-        if m > 6 || (!self.intl && self.looks_like_date()) {
-            return false;
-        }
-        if self.intl {
+        // `0044 20 7946 0958`: the 00 international prefix instead of `+`.
+        let dial00 =
+            !self.intl && m > 1 && d.len() > 3 && d[0] == b'0' && d[1] == b'0' && d[2] != b'0';
+        if self.intl || dial00 {
+            if m > 8 {
+                return false;
+            }
+            let skip = if dial00 { 2 } else { 0 };
+            let d = &d[skip..];
             let Some((cc_len, cc, nsn_range)) = checks::country_code(d) else {
                 return false;
             };
-            if m > 1 && self.len(0) < cc_len {
+            if m > 1 && self.len(0) < cc_len + skip || (dial00 && self.len(0) != cc_len + 2) {
                 return false;
             }
             let mut nsn = &d[cc_len..];
             // "+44 (0)20 ...": a written trunk zero is not part of the number.
-            if m > 2 && self.len(0) == cc_len && self.len(1) == 1 && d[cc_len] == b'0' {
+            if m > 2 && self.len(0) == cc_len + skip && self.len(1) == 1 && d[cc_len] == b'0' {
                 nsn = &nsn[1..];
+            }
+            if nsn.is_empty() {
+                return false;
             }
             if cc == 1 {
                 return checks::nanp(nsn);
             }
             // Italy keeps its leading zero after the country code.
             return nsn_range.contains(&nsn.len()) && (nsn[0] != b'0' || cc == 39);
+        }
+        if m > 6 || self.looks_like_date() {
+            return false;
         }
         if m > 1 && (1..m).any(|k| self.len(k) < 2) {
             return false;
