@@ -95,6 +95,7 @@ fn eval(path: &str) -> Value {
         reds.push(red);
     }
     // Per-item redactor choice, timed as one pass over all items.
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let mut rounds = 0;
     while rounds == 0 || start.elapsed() < Duration::from_millis(500) {
@@ -106,7 +107,10 @@ fn eval(path: &str) -> Value {
     }
     let secs = start.elapsed().as_secs_f64() / f64::from(rounds);
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
-    json!({"tool": "sealtrail", "bytes": bytes, "seconds": secs, "mb_per_s": bytes as f64 / secs / 1e6, "items": out})
+    let on_cpu = cpu0
+        .zip(thread_cpu())
+        .map(|(a, b)| (bytes as f64 * f64::from(rounds)) / (b - a).as_secs_f64() / 1e6);
+    json!({"tool": "sealtrail", "bytes": bytes, "seconds": secs, "mb_per_s": bytes as f64 / secs / 1e6, "mb_per_s_on_cpu": on_cpu, "items": out})
 }
 
 /// Chunks of whole lines of at most 4 KiB: the unit both tools are given.
