@@ -80,6 +80,25 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // One typical tool-call event: many short strings, a few with PII.
+    let mut event: serde_json::Value = serde_json::json!({
+        "type": "tool_call", "name": "crm.update_contact", "ts": "2026-11-23T11:38:02.123Z",
+        "inputs": {"contact_id": "c_01HZX3", "fields": {"email": "maria.silva@exemplo.com.br",
+            "phone": "+55 11 91234-5678", "notes": "Called back about order ORD-2026-000123; prefers WhatsApp.",
+            "tags": ["vip", "br", "q4"], "address": {"city": "São Paulo", "zip": "01310-100"}}},
+        "headers": {"Authorization": "Bearer abcdefghijklmnop", "X-Request-Id": "9f2c1a03-4b5d-4e6f-8a9b-0c1d2e3f4a5b"},
+        "attrs": {"model": "gpt-4o", "temperature": 0.2, "max_tokens": 512, "retries": 0}
+    });
+    let event_bytes = event.to_string().len() as u64;
+    g.throughput(Throughput::Bytes(event_bytes));
+    g.bench_function("json_event", |b| {
+        b.iter(|| {
+            let mut v = black_box(&mut event).clone();
+            let mut rep = PiiReport::new();
+            red.redact_value(&mut v, &mut rep);
+            black_box(v)
+        })
+    });
     g.finish();
 }
 
