@@ -1,8 +1,10 @@
-//! The single byte pass for structured PII: it stops only on ASCII digits and
-//! `@`, and from there decides email, URL password, phone, card, SSN, IBAN and
-//! IPv4 by looking around the trigger. Everything else is skipped a 16-byte
-//! block at a time, so text without candidates costs a few instructions per
-//! block.
+//! The single byte pass for structured PII. Each 64-byte window is turned
+//! into byte-class bitmaps (AVX2 or SSE2); only three kinds of position are
+//! candidates: the first digit of a number that could be PII (not inside a
+//! word, and 7+ digits or joined to more digits by a separator), an `@`, and
+//! a word shaped like an IBAN. From there the validators decide email, URL
+//! password, phone, card, SSN, IBAN and IPv4 by looking around the candidate,
+//! so text without candidates costs a few instructions per 64 bytes.
 
 use super::checks;
 use super::{Span, T_CARD, T_EMAIL, T_IBAN, T_IP, T_PHONE, T_SECRET, T_SSN};
