@@ -214,8 +214,18 @@ fn scan_with(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>, masks: impl Fn(&[u8], 
     let n = b.len();
     let mut i = 0;
     let mut cursor = 0;
+    // The last window (all of most JSON strings) is classified from a copy
+    // padded with NUL, which is in no class; validators read `b` itself.
+    let mut pad = [0u8; 64];
     while i < n {
-        let m = masks(b, i);
+        let (src, at) = if i + 64 <= n {
+            (b, i)
+        } else {
+            pad[..n - i].copy_from_slice(&b[i..]);
+            pad[n - i..].fill(0);
+            (&pad[..], 0)
+        };
+        let m = masks(src, at);
         let d = m.digit;
         let prev_word = u64::from(i > 0 && is_word(b[i - 1]));
         let after_word = (m.word << 1) | prev_word;
