@@ -24,10 +24,14 @@ fi
 cargo build --release -q -p sealtrail-core --example redact_corpus
 bin="$target/release/examples/redact_corpus"
 
-if [[ -n "$quick" ]]; then
-    REDACT_BENCH_QUICK=1 cargo bench -q -p sealtrail-core --bench redact -- --noplot 2>&1 | grep -E "MB/s|thrpt|^redact/" || true
-else
-    cargo bench -q -p sealtrail-core --bench redact 2>&1 | grep -E "MB/s|thrpt|^redact/" || true
+log="$target/redact-bench/criterion.log"
+mkdir -p "$(dirname "$log")"
+if [[ -n "$quick" ]]; then export REDACT_BENCH_QUICK=1; fi
+if ! cargo bench -q -p sealtrail-core --bench redact > "$log" 2>&1; then
+    cat "$log"
+    echo "benchmark failed" >&2
+    exit 1
 fi
+grep -E "MB/s|µs|time:|thrpt:|^redact/" "$log" | grep -v "change:" || true
 echo
 "$venv/bin/python" tests/redaction/presidio_compare.py $quick --bin "$bin"
