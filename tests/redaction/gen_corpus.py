@@ -105,6 +105,7 @@ def phone_uk():
         f"+44 20 {rng.randint(7000, 8999)} {digits(4)}", f"020 {rng.randint(7000, 8999)} {digits(4)}",
         f"+44 7{digits(3)} {digits(6)}", f"07{digits(3)} {digits(6)}", f"+44 (0)161 {digits(3)} {digits(4)}",
         f"0161 {digits(3)} {digits(4)}", f"01632 {digits(6)}", f"+447{digits(9)}", f"+44 113 {digits(3)} {digits(4)}",
+        f"0044 20 {rng.randint(7000, 8999)} {digits(4)}",
     ])
 
 
@@ -121,6 +122,7 @@ def phone_fr():
     return "FR", pick([
         f"+33 {d} {p()} {p()} {p()} {p()}", f"0{d} {p()} {p()} {p()} {p()}", f"0{d}.{p()}.{p()}.{p()}.{p()}",
         f"+33 6 {p()} {p()} {p()} {p()}", f"0{d}{digits(8)}", f"0{d}-{p()}-{p()}-{p()}-{p()}", f"+33{d}{digits(8)}",
+        f"+33 (0)6 {p()} {p()} {p()} {p()}", f"0033 {d} {p()} {p()} {p()} {p()}",
     ])
 
 

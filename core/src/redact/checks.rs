@@ -17,7 +17,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         sum += v;
         dbl = !dbl;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn prefix(d: &[u8], n: usize) -> u32 {

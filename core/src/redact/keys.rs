@@ -20,17 +20,19 @@ impl SensitiveKeys {
     }
 
     /// The type to report the key's value as, if the key is sensitive.
+    /// Allocation-free: it runs for every key of every event.
     pub(crate) fn matches(&self, key: &str) -> Option<u16> {
         if self.keys.is_empty() || key.len() > 128 {
             return None;
         }
-        let norm = normalize(key);
-        // Word starts, in the normalised string: after a separator, or at a
-        // lower-to-upper (camelCase) change.
-        let mut starts = Vec::with_capacity(4);
-        let mut pos = 0usize;
-        let mut prev: Option<char> = None;
-        for c in key.chars() {
+        // Normalised key (ASCII alphanumerics, lowercase) and the offsets in
+        // it where a word starts: after a separator, or at a lower-to-upper
+        // (camelCase) change.
+        let mut norm = [0u8; 128];
+        let mut starts = [0u8; 64];
+        let (mut n, mut ns) = (0usize, 0usize);
+        let mut prev: Option<u8> = None;
+        for &c in key.as_bytes() {
             if c.is_ascii_alphanumeric() {
                 let boundary = match prev {
                     None => true,
@@ -39,16 +41,18 @@ impl SensitiveKeys {
                             || (p.is_ascii_lowercase() && c.is_ascii_uppercase())
                     }
                 };
-                if boundary {
-                    starts.push(pos);
+                if boundary && ns < starts.len() {
+                    starts[ns] = n as u8;
+                    ns += 1;
                 }
-                pos += 1;
+                norm[n] = c.to_ascii_lowercase();
+                n += 1;
             }
             prev = Some(c);
         }
-        for s in starts {
-            let tail = &norm[s..];
-            if let Some((_, t)) = self.keys.iter().find(|(k, _)| k == tail) {
+        for &s in &starts[..ns] {
+            let tail = &norm[usize::from(s)..n];
+            if let Some((_, t)) = self.keys.iter().find(|(k, _)| k.as_bytes() == tail) {
                 return Some(*t);
             }
         }

@@ -67,11 +67,19 @@ fn phones() {
         "+55 11 91234-5678",
         "(11) 91234-5678",
         "(21) 2345-6789",
+        "+33 (0)6 12 34 56 78",
+        "0044 20 7946 0958",
+        "+1-202-555-0143",
+        "+86 138 0013 8000",
     ] {
         assert_eq!(r(&format!("call {p} now")), "call [PHONE] now", "{p}");
     }
     assert_eq!(r("tel 415-555-2671 ext. 42."), "tel [PHONE].");
     assert_eq!(r("電話は090-1234-5678です"), "電話は[PHONE]です");
+    assert_eq!(r("ORD-2026 555-234-4567"), "ORD-2026 [PHONE]");
+    assert_eq!(r("id:4155552671,"), "id:[PHONE],");
+    // The email around a phone-looking local part wins.
+    assert_eq!(r("a+14155552671@x.com"), "[EMAIL]");
 }
 
 #[test]
@@ -215,8 +223,10 @@ fn ip_off_by_default_on_by_flag() {
         r("from 10.0.0.12 and fe80::1ff:fe23:4567:890a"),
         "from 10.0.0.12 and fe80::1ff:fe23:4567:890a"
     );
-    let mut cfg = RedactConfig::default();
-    cfg.ip = true;
+    let cfg = RedactConfig {
+        ip: true,
+        ..RedactConfig::default()
+    };
     let red = Redactor::new(cfg).unwrap();
     let mut rep = PiiReport::new();
     assert_eq!(
@@ -347,4 +357,37 @@ fn stream_text_keeps_pem_whole() {
 fn redactor_is_send_sync() {
     fn assert_ss<T: Send + Sync>() {}
     assert_ss::<Redactor>();
+}
+
+#[test]
+fn config_from_env() {
+    let env: std::collections::HashMap<&str, &str> = [
+        ("SEALTRAIL_REDACT_MODE", "partial,email=pseudonym"),
+        ("SEALTRAIL_REDACT_IP", "on"),
+        ("SEALTRAIL_REDACT_KEY", "k1"),
+        ("SEALTRAIL_REDACT_SENSITIVE_KEYS", "pin, otp"),
+        ("SEALTRAIL_REDACT_RULES", "ticket=TCK-\\d+\n"),
+    ]
+    .into_iter()
+    .collect();
+    let mut cfg = RedactConfig::default();
+    cfg.apply_env(|k| env.get(k).map(|v| v.to_string()))
+        .unwrap();
+    assert_eq!(cfg.default_mode, Mode::Partial);
+    assert_eq!(cfg.modes.get("email"), Some(&Mode::Pseudonym));
+    assert!(cfg.ip);
+    assert_eq!(cfg.hmac_key.as_deref(), Some(&b"k1"[..]));
+    assert!(cfg.sensitive_keys.iter().any(|k| k == "otp"));
+    assert!(
+        !format!("{cfg:?}").contains("k1"),
+        "the key is never printed"
+    );
+    let red = Redactor::new(cfg).unwrap();
+    let mut v = serde_json::json!({"pin": "1234", "note": "TCK-99 from 10.1.2.3"});
+    let mut rep = PiiReport::new();
+    red.redact_value(&mut v, &mut rep);
+    assert_eq!(
+        v,
+        serde_json::json!({"pin": "[SECRET]", "note": "[TICKET] from 10.1.*.*"})
+    );
 }
