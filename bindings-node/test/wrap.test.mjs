@@ -127,7 +127,7 @@ test('fast path (JSON.stringify) and native walker agree', async () => {
   }
 })
 
-test('redaction applies to tool arguments before anything is written', { todo: "core has no EventRedactor over redact::Redactor yet; the client runs with NoRedaction" }, async () => {
+test('redaction applies to tool arguments before anything is written', async () => {
   const f = st.wrapTool('mail', (to) => `sent to ${to}`)
   const ev = await eventsAfter(() => f('alice@example.com'))
   const text = JSON.stringify(ev)

@@ -440,11 +440,15 @@ impl PyClient {
 
     /// `text` as core's redactor would store it.
     fn redact(&self, text: &str) -> PyResult<String> {
-        let _ = text;
-        Err(to_py(Error::new(
-            ErrorKind::Config,
-            "redact needs core's redaction module, not in this build",
-        )))
+        match &*self.sink {
+            Sink::Core(c) => Ok(c.redact_text(text).0),
+            Sink::Memory(_) => {
+                let cfg = sealtrail_core::client::ClientConfig::default();
+                let r = sealtrail_core::client::redaction::redactor_for(&cfg).py_err()?;
+                let mut report = sealtrail_core::redact::PiiReport::new();
+                Ok(r.redact_text(text, &mut report).into_owned())
+            }
+        }
     }
 
     /// Waits up to `timeout` seconds until what is queued is delivered,

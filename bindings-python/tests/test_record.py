@@ -84,3 +84,28 @@ def test_after_shutdown_records_are_ignored(events):
     assert f() == 1  # the agent keeps working
     assert sealtrail.record("custom") is None
     assert sealtrail.record_decision("approved") is None
+
+
+def test_redaction_before_anything_is_written(tmp_path):
+    """The ledger (like the spool and the wire) never holds a clear value."""
+    import json
+    import sealtrail
+
+    ledger = tmp_path / "ledger.jsonl"
+    sealtrail.init(agent_id="redaction-test", ledger_path=str(ledger))
+    try:
+        @sealtrail.tool
+        def send_mail(to: str, body: str) -> str:
+            return f"sent to {to}"
+
+        send_mail("jane.doe@example.com", "card 4111 1111 1111 1111, call +1 415 555 2671")
+        sealtrail.flush(5)
+        assert sealtrail.redact("mail bob@example.com") == "mail [EMAIL]"
+    finally:
+        sealtrail.shutdown(5)
+    text = ledger.read_text()
+    for clear in ["jane.doe@example.com", "4111 1111", "555 2671"]:
+        assert clear not in text, text
+    call = json.loads(text.splitlines()[0])["event"]
+    assert call["pii"]["email"] == 1 and call["pii"]["card"] == 1 and call["pii"]["phone"] == 1, call
+    assert sealtrail.verify_ledger(str(ledger))["ok"]

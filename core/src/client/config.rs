@@ -165,14 +165,15 @@ pub struct ClientConfig {
     pub shutdown_timeout: Duration,
     /// `SEALTRAIL_MAX_EVENT_BYTES` / `SEALTRAIL_MAX_DEPTH`: event limits.
     pub limits: Limits,
-    /// What the worker redacts before anything is written or sent:
-    /// `SEALTRAIL_REDACT_MODE` (`placeholder`, `partial`, `pseudonym`, `off`,
-    /// or per type: `email=partial,card=off`), `SEALTRAIL_REDACT_IP`
-    /// (`true` masks IP addresses; default off), `SEALTRAIL_REDACT_KEYS`
-    /// (comma-separated JSON keys whose values are masked whole; replaces the
-    /// default list), `SEALTRAIL_REDACT_RULES` (custom rules `name=regex`,
-    /// separated by newlines). Pseudonyms use `hmac_key`. Default: every
-    /// type on, as placeholders.
+    /// What the worker redacts before anything is written or sent (parsed by
+    /// `RedactConfig::set`): `SEALTRAIL_REDACT_MODE` (`placeholder`,
+    /// `partial`, `pseudonym`, `off`, or per type: `email=partial,card=off`),
+    /// `SEALTRAIL_REDACT_IP` (`true` masks IP addresses; default off),
+    /// `SEALTRAIL_REDACT_KEY` (HMAC key for pseudonyms; `hmac_key` when
+    /// unset), `SEALTRAIL_REDACT_SENSITIVE_KEYS` (comma-separated JSON keys
+    /// whose values are masked whole, added to the defaults),
+    /// `SEALTRAIL_REDACT_RULES` (custom rules `name=regex`, one per line).
+    /// Default: every type on, as placeholders.
     pub redact: RedactConfig,
 }
 
@@ -232,7 +233,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "max_depth",
     "redact_mode",
     "redact_ip",
-    "redact_keys",
+    "redact_key",
+    "redact_sensitive_keys",
     "redact_rules",
 ];
 
@@ -328,26 +330,10 @@ impl ClientConfig {
             "shutdown_timeout_ms" => self.shutdown_timeout = ms(value)?,
             "max_event_bytes" => self.limits.max_event_bytes = parse_u64(key, value)? as usize,
             "max_depth" => self.limits.max_depth = parse_u64(key, value)? as usize,
-            "redact_mode" => self
+            k if k.starts_with("redact_") => self
                 .redact
-                .apply_mode_spec(value)
-                .map_err(|e| config_err(format!("redact_mode = {value:?}: {e}")))?,
-            "redact_ip" => self.redact.ip = parse_bool(key, value)?,
-            "redact_keys" => {
-                self.redact.sensitive_keys = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }
-            "redact_rules" => {
-                for spec in value.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                    self.redact
-                        .add_rule_spec(spec)
-                        .map_err(|e| config_err(format!("redact_rules {spec:?}: {e}")))?;
-                }
-            }
+                .set(k, value)
+                .map_err(|e| config_err(format!("{k} = {value:?}: {e}")))?,
             _ => {
                 return Err(config_err(format!(
                     "unknown setting {key:?}; known: {}",

@@ -48,6 +48,11 @@ use worker::{Ctrl, Remote, Sink, Worker};
 /// it found. A panic in it drops the event (counted), never ships it.
 pub trait EventRedactor: Send + Sync {
     fn redact(&self, event: &mut Event);
+    /// `text` as the same rules would store it (the bindings' `redact()`).
+    fn redact_text(&self, text: &str, report: &mut crate::redact::PiiReport) -> String {
+        let _ = report;
+        text.to_owned()
+    }
 }
 
 /// The default hook: leaves events as they are.
@@ -97,6 +102,7 @@ pub struct Client {
     destination: Destination,
     shutdown_timeout: Duration,
     final_report: Mutex<Option<DeliveryReport>>,
+    redactor: Arc<dyn EventRedactor>,
 }
 
 impl std::fmt::Debug for Client {
@@ -165,7 +171,7 @@ impl Client {
         let (tx, rx) = mpsc::channel(cfg.queue_capacity);
         let (ctrl_tx, ctrl_rx) = mpsc::unbounded_channel();
         let client_meta = (cfg.overflow, cfg.agent_id.clone(), cfg.shutdown_timeout);
-        let worker = Worker::new(cfg, metrics.clone(), redactor, rx, ctrl_rx, sink);
+        let worker = Worker::new(cfg, metrics.clone(), redactor.clone(), rx, ctrl_rx, sink);
         let handle = std::thread::Builder::new()
             .name("sealtrail-worker".into())
             .spawn(move || {
@@ -189,7 +195,15 @@ impl Client {
             destination,
             shutdown_timeout: client_meta.2,
             final_report: Mutex::new(None),
+            redactor,
         })
+    }
+
+    /// `text` redacted by this client's rules, with the counts of what was found.
+    pub fn redact_text(&self, text: &str) -> (String, crate::redact::PiiReport) {
+        let mut report = crate::redact::PiiReport::new();
+        let out = self.redactor.redact_text(text, &mut report);
+        (out, report)
     }
 
     /// The agent id from the configuration, for bindings making events.

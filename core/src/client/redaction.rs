@@ -31,6 +31,10 @@ fn text(r: &Redactor, s: &mut String, report: &mut PiiReport) {
 }
 
 impl EventRedactor for Redactor {
+    fn redact_text(&self, text: &str, report: &mut PiiReport) -> String {
+        Redactor::redact_text(self, text, report).into_owned()
+    }
+
     fn redact(&self, e: &mut Event) {
         let mut report = PiiReport::new();
         if let Some(v) = e.inputs.as_mut() {

@@ -254,38 +254,55 @@ impl RedactConfig {
         Ok(())
     }
 
-    /// Applies `SEALTRAIL_REDACT_*` settings read through `get` (pass
-    /// `|k| std::env::var(k).ok()`), after the defaults and before explicit values:
-    ///
-    /// - `SEALTRAIL_REDACT_MODE`: a mode spec, as [`RedactConfig::apply_mode_spec`]
-    ///   (`partial`, `email=partial,card=off`).
-    /// - `SEALTRAIL_REDACT_IP`: `1`/`true`/`on` to redact IP addresses.
-    /// - `SEALTRAIL_REDACT_KEY`: the pseudonym HMAC key (its UTF-8 bytes).
-    /// - `SEALTRAIL_REDACT_SENSITIVE_KEYS`: comma-separated keys added to the list.
-    /// - `SEALTRAIL_REDACT_RULES`: custom rules, `name=regex` separated by newlines.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), RedactError> {
-        if let Some(spec) = get("SEALTRAIL_REDACT_MODE") {
-            self.apply_mode_spec(&spec)?;
-        }
-        if let Some(ip) = get("SEALTRAIL_REDACT_IP") {
-            self.ip = matches!(
-                ip.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "on" | "yes"
-            );
-        }
-        if let Some(key) = get("SEALTRAIL_REDACT_KEY").filter(|k| !k.is_empty()) {
-            self.hmac_key = Some(key.into_bytes());
-        }
-        if let Some(keys) = get("SEALTRAIL_REDACT_SENSITIVE_KEYS") {
-            for k in keys.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-                if !self.sensitive_keys.iter().any(|x| x == k) {
-                    self.sensitive_keys.push(k.to_string());
+    /// Applies one setting by name, the one parser behind the environment
+    /// and every binding's options: `redact_mode` (a mode spec),
+    /// `redact_ip` (bool), `redact_key` (HMAC key for pseudonyms),
+    /// `redact_sensitive_keys` (comma-separated, added to the list),
+    /// `redact_rules` (`name=regex`, one per line).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), RedactError> {
+        match key {
+            "redact_mode" => self.apply_mode_spec(value)?,
+            "redact_ip" => {
+                self.ip = match value.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "on" | "yes" => true,
+                    "0" | "false" | "off" | "no" | "" => false,
+                    _ => {
+                        return Err(RedactError::InvalidSetting(format!(
+                            "redact_ip = {value:?} is not true or false"
+                        )))
+                    }
                 }
             }
+            "redact_key" => {
+                self.hmac_key = Some(value.as_bytes().to_vec()).filter(|k| !k.is_empty())
+            }
+            "redact_sensitive_keys" => {
+                for k in value.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                    if !self.sensitive_keys.iter().any(|x| x == k) {
+                        self.sensitive_keys.push(k.to_string());
+                    }
+                }
+            }
+            "redact_rules" => {
+                for r in value.lines().map(str::trim).filter(|r| !r.is_empty()) {
+                    self.add_rule_spec(r)?;
+                }
+            }
+            _ => {
+                return Err(RedactError::InvalidSetting(format!(
+                    "unknown redaction setting {key:?}; known: {}",
+                    REDACT_SETTINGS.join(", ")
+                )))
+            }
         }
-        if let Some(rules) = get("SEALTRAIL_REDACT_RULES") {
-            for r in rules.lines().map(str::trim).filter(|r| !r.is_empty()) {
-                self.add_rule_spec(r)?;
+        Ok(())
+    }
+
+    /// Reads `SEALTRAIL_REDACT_{MODE,IP,KEY,SENSITIVE_KEYS,RULES}` through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), RedactError> {
+        for key in REDACT_SETTINGS {
+            if let Some(v) = get(&format!("SEALTRAIL_{}", key.to_ascii_uppercase())) {
+                self.set(key, &v)?;
             }
         }
         Ok(())
@@ -299,6 +316,16 @@ impl RedactConfig {
     }
 }
 
+/// The setting names [`RedactConfig::set`] takes; the environment variable
+/// is `SEALTRAIL_` + the upper-cased name.
+pub const REDACT_SETTINGS: &[&str] = &[
+    "redact_mode",
+    "redact_ip",
+    "redact_key",
+    "redact_sensitive_keys",
+    "redact_rules",
+];
+
 /// Why a [`RedactConfig`] cannot be compiled.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum RedactError {
@@ -308,6 +335,8 @@ pub enum RedactError {
     InvalidRuleName(String),
     #[error("unknown PII type {0:?} in mode overrides (known: email, phone, card, ssn, iban, ip, secret, or a custom rule name)")]
     UnknownType(String),
+    #[error("{0}")]
+    InvalidSetting(String),
     #[error("unknown redaction mode {0:?} (use placeholder, partial, pseudonym or off)")]
     UnknownMode(String),
     #[error("mode pseudonym needs an HMAC key (RedactConfig::hmac_key or SEALTRAIL_REDACT_KEY)")]
@@ -322,6 +351,7 @@ impl RedactError {
             RedactError::UnknownType(_) => "unknown_type",
             RedactError::UnknownMode(_) => "unknown_mode",
             RedactError::MissingHmacKey => "missing_hmac_key",
+            RedactError::InvalidSetting(_) => "invalid_setting",
         }
     }
 }
