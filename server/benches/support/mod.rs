@@ -1,0 +1,160 @@
+//! Shared by the benchmarks: a fresh database on the machine's PostgreSQL
+//! (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres),
+//! and event generation.
+#![allow(dead_code)]
+
+use std::str::FromStr;
+
+use sealtrail_core::{Event, EventType, Timestamp};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::Connection;
+
+pub fn admin() -> PgConnectOptions {
+    let url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    PgConnectOptions::from_str(&url).expect("BENCH_DATABASE_URL")
+}
+
+/// Drops and re-creates database `name`, migrated; returns its options.
+pub async fn fresh_db(name: &str) -> PgConnectOptions {
+    let admin = admin();
+    let mut c = sqlx::PgConnection::connect_with(&admin)
+        .await
+        .expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let opts = admin.database(name);
+    sealtrail_server::db::migrate_with(&opts)
+        .await
+        .expect("migrate");
+    opts
+}
+
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WORDS: &[&str] = &[
+    "invoice",
+    "refund",
+    "customer",
+    "order",
+    "shipping",
+    "delayed",
+    "account",
+    "balance",
+    "payment",
+    "card",
+    "declined",
+    "approved",
+    "ticket",
+    "escalate",
+    "policy",
+    "limit",
+    "warehouse",
+    "inventory",
+    "supplier",
+    "contract",
+    "renewal",
+    "discount",
+    "tax",
+    "report",
+    "quarterly",
+    "forecast",
+    "anomaly",
+    "fraud",
+    "review",
+    "manager",
+    "deadline",
+    "meeting",
+];
+
+/// Text of about `len` bytes: words from a small vocabulary plus numbered
+/// tokens, so a full-text index sees realistic distinct lexemes.
+pub fn text(rng: &mut Rng, len: usize) -> String {
+    let mut s = String::with_capacity(len + 16);
+    while s.len() < len {
+        if rng.below(4) == 0 {
+            s.push_str(&format!("ref{} ", rng.below(100_000)));
+        } else {
+            s.push_str(WORDS[rng.below(WORDS.len() as u64) as usize]);
+            s.push(' ');
+        }
+    }
+    s
+}
+
+/// A tool call of `agent` at `ts` with about `size` bytes of canonical JSON.
+pub fn make_event(rng: &mut Rng, agent: &str, ts: Timestamp, size: usize) -> Event {
+    let mut e = Event::new(EventType::ToolCall, agent);
+    e.ts = ts;
+    e.kind = match rng.below(20) {
+        0 => EventType::Error,
+        1 => EventType::Decision,
+        2..=5 => EventType::ModelCall,
+        6..=9 => EventType::ToolResult,
+        _ => EventType::ToolCall,
+    };
+    e.name = Some(format!("tool_{}", rng.below(40)));
+    e.actor_id = Some(format!("user-{}", rng.below(5000)));
+    e.session_id = Some(format!("session-{}", rng.below(50_000)));
+    e.trace_id = Some(format!("trace-{}", rng.next()));
+    match e.kind {
+        EventType::Error => {
+            e.error = Some(sealtrail_core::event::ErrorInfo {
+                kind: "Timeout".into(),
+                message: text(rng, 40),
+                stack: None,
+            })
+        }
+        EventType::Decision => {
+            e.decision = Some(sealtrail_core::event::Decision {
+                outcome: if rng.below(3) == 0 {
+                    sealtrail_core::event::DecisionOutcome::Denied
+                } else {
+                    sealtrail_core::event::DecisionOutcome::Approved
+                },
+                by: Some("policy:refund-limit".into()),
+                reason: Some(text(rng, 30)),
+            })
+        }
+        _ => {}
+    }
+    if rng.below(10) == 0 {
+        e.pii = Some([("email".to_string(), 1u64)].into_iter().collect());
+    }
+    let body = size.saturating_sub(300);
+    e.inputs = Some(serde_json::json!({"query": text(rng, body * 2 / 3), "k": rng.below(100)}));
+    e.outputs = Some(serde_json::json!({"result": text(rng, body / 3), "ok": true}));
+    e.latency_ms = Some(rng.below(2000));
+    e
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
