@@ -30,7 +30,7 @@ struct Cli {
 struct DbArgs {
     /// PostgreSQL URL.
     #[arg(long, env = "SEALTRAIL_DATABASE_URL")]
-    database_url: String,
+    database_url: Option<String>,
     /// Role every connection switches to (SET ROLE); "" for none.
     #[arg(long, env = "SEALTRAIL_DB_ROLE", default_value = DEFAULT_DB_ROLE)]
     db_role: String,
@@ -40,14 +40,16 @@ struct DbArgs {
 }
 
 impl DbArgs {
+    fn url(&self) -> anyhow::Result<&str> {
+        self.database_url
+            .as_deref()
+            .context("no database: set SEALTRAIL_DATABASE_URL or pass --database-url postgres://…")
+    }
+
     async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
-        db::connect(
-            &self.database_url,
-            Some(&self.db_role),
-            self.max_connections,
-        )
-        .await
-        .context("connecting to PostgreSQL")
+        db::connect(self.url()?, Some(&self.db_role), self.max_connections)
+            .await
+            .context("connecting to PostgreSQL")
     }
 }
 
@@ -80,10 +82,14 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Verify chains from the database: every organisation, or one.
+    /// Verify chains from the database (every organisation, or one), or a
+    /// local ledger file offline with --ledger.
     Verify {
         #[command(flatten)]
         db: DbArgs,
+        /// Verify this local ledger file instead of the database.
+        #[arg(long, conflicts_with_all = ["org", "agent"])]
+        ledger: Option<std::path::PathBuf>,
         /// Organisation name.
         #[arg(long)]
         org: Option<String>,
@@ -111,6 +117,38 @@ enum Command {
     Retention {
         #[command(subcommand)]
         command: RetentionCommand,
+    },
+    /// Ship a local ledger file to a server (verified first; importing twice
+    /// stores nothing twice).
+    Import {
+        /// The ledger file (JSON Lines written by a client with no endpoint).
+        file: std::path::PathBuf,
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long, env = "SEALTRAIL_ENDPOINT")]
+        endpoint: String,
+        /// An API key with the ingest role.
+        #[arg(long, env = "SEALTRAIL_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
+    /// Redact PII and secrets: plain text on stdin, or with --jsonl the
+    /// `text` field of each JSON line (every other field kept).
+    Redact {
+        /// Read JSON Lines and redact each line's `text` field.
+        #[arg(long)]
+        jsonl: bool,
+        /// Modes: `placeholder` (default), `partial`, `pseudonym`, `off`, or
+        /// per type, e.g. `email=partial,card=off`. Repeatable.
+        #[arg(long)]
+        mode: Vec<String>,
+        /// Also mask IP addresses.
+        #[arg(long)]
+        ip: bool,
+        /// Custom rule `name=regex`. Repeatable.
+        #[arg(long)]
+        rule: Vec<String>,
+        /// HMAC key for pseudonyms.
+        #[arg(long, env = "SEALTRAIL_REDACT_KEY", hide_env_values = true)]
+        key: Option<String>,
     },
     /// Print the version.
     Version,
@@ -181,7 +219,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             max_depth,
         } => {
             let cfg = ServerConfig {
-                database_url: dba.database_url.clone(),
+                database_url: dba.url()?.to_string(),
                 listen,
                 db_role: Some(dba.db_role.clone()).filter(|r| !r.is_empty()),
                 max_connections: dba.max_connections,
@@ -209,10 +247,94 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             println!("{}", k.key);
         }
         Command::Verify {
+            ledger: Some(path), ..
+        } => {
+            let report =
+                tokio::task::spawn_blocking(move || sealtrail_core::client::verify_ledger(&path))
+                    .await??;
+            for c in &report.chains {
+                println!("{}", serde_json::to_string(c)?);
+            }
+            for m in &report.malformed {
+                println!(
+                    "{}",
+                    serde_json::json!({"line": m.line, "ok": false, "reason": "malformed", "detail": m.detail})
+                );
+            }
+            let broken = report.chains.iter().filter(|c| c.broken.is_some()).count();
+            eprintln!(
+                "{} lines, {} chains, {broken} broken, {} malformed lines",
+                report.lines,
+                report.chains.len(),
+                report.malformed.len()
+            );
+            if !report.ok() {
+                std::process::exit(2);
+            }
+        }
+        Command::Verify {
             db: dba,
             org,
             agent,
+            ledger: None,
         } => verify(&dba, org, agent).await?,
+        Command::Import {
+            file,
+            endpoint,
+            api_key,
+        } => {
+            let r = tokio::task::spawn_blocking(move || {
+                sealtrail_core::client::import(&file, &endpoint, &api_key)
+            })
+            .await??;
+            println!("{}", serde_json::to_string(&r)?);
+            eprintln!(
+                "imported {} events in {} batches: {} stored ({} already there), {} refused",
+                r.events, r.batches, r.delivered, r.duplicates, r.rejected
+            );
+            if r.rejected > 0 {
+                std::process::exit(2);
+            }
+        }
+        Command::Redact {
+            jsonl,
+            mode,
+            ip,
+            rule,
+            key,
+        } => {
+            use sealtrail_core::redact::{redact_stream, RedactConfig, Redactor};
+            let mut cfg = RedactConfig::default();
+            cfg.apply_env(|k| std::env::var(k).ok())?;
+            for m in &mode {
+                cfg.apply_mode_spec(m)?;
+            }
+            for r in &rule {
+                cfg.add_rule_spec(r)?;
+            }
+            cfg.ip |= ip;
+            if let Some(k) = key {
+                cfg.hmac_key = Some(k.into_bytes());
+            }
+            let redactor = Redactor::new(cfg)?;
+            let summary = tokio::task::spawn_blocking(move || {
+                let stdin = std::io::stdin();
+                let stdout = std::io::stdout();
+                redact_stream(
+                    stdin.lock(),
+                    std::io::BufWriter::new(stdout.lock()),
+                    jsonl,
+                    &redactor,
+                )
+            })
+            .await??;
+            eprintln!(
+                "{} lines, {} errors, found {:?}",
+                summary.lines,
+                summary.errors,
+                summary.report.counts()
+            );
+        }
         Command::Export {
             db: dba,
             org,
