@@ -32,7 +32,9 @@ test('recordModelCall: prompt_hash from core over the unredacted prompt', async 
   assert.deepEqual(e.tokens, { input: 12, output: 3 })
   assert.equal(e.cost_usd, '0.0012')
   assert.equal(e.latency_ms, 41)
-  assert.deepEqual(e.inputs, { messages, params: { temperature: 0 } })
+  // The stored prompt is redacted; the hash is over the prompt as given.
+  assert.deepEqual(e.inputs, { messages: [{ role: 'user', content: 'my email is [EMAIL]' }], params: { temperature: 0 } })
+  assert.equal(e.pii.email, 1)
 })
 
 test('recordDecision, recordRequest, recordResponse, record', async () => {
