@@ -42,9 +42,6 @@ pub fn to_py(e: Error) -> PyErr {
         ErrorKind::Config => ConfigError::new_err(msg),
         ErrorKind::Io => SealtrailIOError::new_err(msg),
         ErrorKind::HashMismatch => HashMismatchError::new_err(msg),
-        // ErrorKind is #[non_exhaustive]: a kind added later still raises
-        // the base class, with its kind attached below.
-        _ => SealtrailError::new_err(msg),
     };
     Python::attach(|py| {
         let _ = err.value(py).setattr("kind", e.kind().as_str());

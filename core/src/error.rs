@@ -5,8 +5,9 @@ use std::fmt;
 
 /// What went wrong, as a stable machine-readable kind (`as_str()` is part of
 /// the API: Node errors carry it as `code`, the server as `error`).
+/// Exhaustive on purpose: every binding maps each kind explicitly, and a new
+/// kind is a compile error there until it is mapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The bytes are not valid UTF-8.
     InvalidUtf8,
