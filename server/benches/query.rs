@@ -239,6 +239,7 @@ async fn main() {
     );
 }
 
+#[allow(clippy::needless_range_loop)] // `a` names the agent as well as indexing
 async fn load(
     opts: &sqlx::postgres::PgConnectOptions,
     pool: &sqlx::PgPool,
