@@ -226,12 +226,9 @@ async fn main() {
     let heads = db::events::chains(&pool, org, None).await.unwrap();
     let t = Instant::now();
     let mut total = 0;
-    for h in &heads {
-        total += db::verify::verify_chain(&pool, org, h, |_| {})
-            .await
-            .unwrap()
-            .expect("chain verifies")
-            .count;
+    let mut results = std::pin::pin!(db::verify::verify_many(&pool, org, &heads));
+    while let Some((_, r)) = futures_util::StreamExt::next(&mut results).await {
+        total += r.unwrap().expect("chain verifies").count;
     }
     let secs = t.elapsed().as_secs_f64();
     println!("\n## Verify\n\n| chains | events | seconds | events/s |\n| --- | --- | --- | --- |");
@@ -242,6 +239,7 @@ async fn main() {
     );
 }
 
+#[allow(clippy::needless_range_loop)] // `a` names the agent as well as indexing
 async fn load(
     opts: &sqlx::postgres::PgConnectOptions,
     pool: &sqlx::PgPool,

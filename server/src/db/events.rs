@@ -571,7 +571,17 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, org_id: Uuid, f: &Filter) {
     }
 }
 
+/// Below this many full-text matches, a page is read through the GIN index
+/// and sorted; above it, by walking the time index and filtering.
+const RARE_TERM_MATCHES: i64 = 1000;
+
 /// One page, newest first, after `cursor`.
+///
+/// PostgreSQL cannot estimate how many rows a `tsquery` matches (a rare token
+/// is guessed at ~0.5% of rows), so for a search it walks the (org, ts)
+/// index and filters, which reads the whole table when the term is rare. A
+/// probe through the GIN index, stopped at `RARE_TERM_MATCHES`, tells the two
+/// cases apart; rare terms are then read through the GIN index alone.
 pub async fn query(
     pool: &PgPool,
     org_id: Uuid,
@@ -579,18 +589,39 @@ pub async fn query(
     cursor: Option<Cursor>,
     limit: i64,
 ) -> Result<Vec<Result<StoredEvent, BadRow>>, sqlx::Error> {
-    let mut qb = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
-    push_filters(&mut qb, org_id, f);
+    let mut page = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
+    push_filters(&mut page, org_id, f);
     if let Some(c) = cursor {
-        qb.push(" AND (ts, id) < (")
+        page.push(" AND (ts, id) < (")
             .push_bind(c.ts)
             .push(", ")
             .push_bind(c.id)
             .push(")");
     }
-    qb.push(" ORDER BY ts DESC, id DESC LIMIT ")
+    page.push(" ORDER BY ts DESC, id DESC LIMIT ")
         .push_bind(limit);
-    let rows = qb.build().fetch_all(pool).await?;
+    if f.q.is_none() {
+        let rows = page.build().fetch_all(pool).await?;
+        return rows.iter().map(row_to_stored).collect();
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await?;
+    let mut probe = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_events");
+    push_filters(&mut probe, org_id, f);
+    probe
+        .push(" LIMIT ")
+        .push_bind(RARE_TERM_MATCHES)
+        .push(") AS m");
+    let matches: i64 = probe.build_query_scalar().fetch_one(&mut *tx).await?;
+    if matches >= RARE_TERM_MATCHES {
+        sqlx::raw_sql("RESET enable_indexscan; RESET enable_seqscan")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rows = page.build().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     rows.iter().map(row_to_stored).collect()
 }
 

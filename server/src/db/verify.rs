@@ -47,56 +47,128 @@ pub async fn verify_chain(
         .bind(&head.agent_id)
         .bind(head.base_seq as i64)
         .fetch(pool);
+    // Rows are decoded here while the previous chunk's content hashes are
+    // computed on a blocking thread: reading and hashing overlap.
+    let mut pending: Option<tokio::task::JoinHandle<Vec<Checked>>> = None;
     let mut n = 0u64;
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        let seq: i64 = row.try_get(1)?;
-        let stored_content = hash_col(&row, 24)?;
-        let prev_hash = hash_col(&row, 25)?;
-        let hash = hash_col(&row, 26)?;
-        let key_id: Uuid = row.try_get(27)?;
-        let (content_hash, bad_detail) = match row_to_stored(&row)? {
-            Ok(s) => (s.event.content_hash(), None),
-            // No event can be rebuilt: a content hash nothing matches.
-            Err(b) => (sha256(b.detail.as_bytes()), Some(b.detail)),
-        };
-        let rec = ChainRecord {
-            seq: seq.max(0) as u64,
-            key_id: key_id.to_string(),
-            prev_hash,
-            hash,
-            stored_content_hash: Some(stored_content),
-            content_hash,
-        };
-        if let Err(first) = v.push(&rec) {
-            // The verifier knows only the links seen so far; a prev_hash that
-            // points at a later link means reordering, not forgery.
-            let prev_unknown = matches!(first.reason, BreakReason::Forged | BreakReason::Edited)
-                && rec.seq <= head.head_seq;
-            let brk = if prev_unknown {
-                let exists = link_exists(pool, org_id, &head.agent_id, &rec.prev_hash).await?;
-                match v.push_with(&rec, |_| exists) {
-                    Err(b) => b,
-                    Ok(()) => first,
-                }
-            } else {
-                first
-            };
-            let brk = match bad_detail {
-                Some(d) if brk.seq == rec.seq && brk.reason == BreakReason::Edited => {
-                    ChainBreak { detail: d, ..brk }
-                }
-                _ => brk,
-            };
-            return Ok(Err(brk));
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            match rows.next().await {
+                Some(row) => chunk.push(decode(&row?)?),
+                None => break,
+            }
         }
-        n += 1;
-        if n.is_multiple_of(10_000) {
-            progress(n);
+        let last = chunk.is_empty();
+        let next = (!last).then(|| tokio::task::spawn_blocking(move || hash_chunk(chunk)));
+        if let Some(p) = pending.take() {
+            let checked = p
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))?;
+            for (rec, bad_detail) in checked {
+                if let Err(first) = v.push(&rec) {
+                    return Ok(Err(explain(
+                        pool, org_id, head, &mut v, &rec, first, bad_detail,
+                    )
+                    .await?));
+                }
+                n += 1;
+                if n.is_multiple_of(10_000) {
+                    progress(n);
+                }
+            }
+        }
+        pending = next;
+        if last {
+            break;
         }
     }
     progress(n);
     Ok(v.finish())
+}
+
+const CHUNK: usize = 2048;
+
+/// A row as read: its chain fields, and the event rebuilt from its columns
+/// (or why that was impossible).
+struct Decoded {
+    seq: u64,
+    key_id: String,
+    prev_hash: Hash,
+    hash: Hash,
+    stored_content: Hash,
+    event: Result<sealtrail_core::Event, String>,
+}
+
+/// A record ready for the verifier, with the reason the row could not be
+/// rebuilt, if it could not.
+type Checked = (ChainRecord, Option<String>);
+
+fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
+    let seq: i64 = row.try_get(1)?;
+    let key_id: Uuid = row.try_get(27)?;
+    Ok(Decoded {
+        seq: seq.max(0) as u64,
+        key_id: key_id.to_string(),
+        prev_hash: hash_col(row, 25)?,
+        hash: hash_col(row, 26)?,
+        stored_content: hash_col(row, 24)?,
+        event: row_to_stored(row)?.map(|s| s.event).map_err(|b| b.detail),
+    })
+}
+
+fn hash_chunk(chunk: Vec<Decoded>) -> Vec<Checked> {
+    chunk
+        .into_iter()
+        .map(|d| {
+            let (content_hash, bad) = match d.event {
+                Ok(e) => (e.content_hash(), None),
+                // No event can be rebuilt: a content hash nothing matches.
+                Err(detail) => (sha256(detail.as_bytes()), Some(detail)),
+            };
+            (
+                ChainRecord {
+                    seq: d.seq,
+                    key_id: d.key_id,
+                    prev_hash: d.prev_hash,
+                    hash: d.hash,
+                    stored_content_hash: Some(d.stored_content),
+                    content_hash,
+                },
+                bad,
+            )
+        })
+        .collect()
+}
+
+/// The verifier knows only the links seen so far; a prev_hash that points at
+/// a later link means reordering, not an edit or a forgery: ask the database.
+async fn explain(
+    pool: &PgPool,
+    org_id: Uuid,
+    head: &ChainHead,
+    v: &mut Verifier,
+    rec: &ChainRecord,
+    first: ChainBreak,
+    bad_detail: Option<String>,
+) -> Result<ChainBreak, sqlx::Error> {
+    let prev_unknown = matches!(first.reason, BreakReason::Forged | BreakReason::Edited)
+        && rec.seq <= head.head_seq;
+    let brk = if prev_unknown {
+        let exists = link_exists(pool, org_id, &head.agent_id, &rec.prev_hash).await?;
+        match v.push_with(rec, |_| exists) {
+            Err(b) => b,
+            Ok(()) => first,
+        }
+    } else {
+        first
+    };
+    Ok(match bad_detail {
+        Some(d) if brk.seq == rec.seq && brk.reason == BreakReason::Edited => {
+            ChainBreak { detail: d, ..brk }
+        }
+        _ => brk,
+    })
 }
 
 async fn link_exists(
@@ -125,4 +197,18 @@ pub async fn headless_agents(pool: &PgPool, org_id: Uuid) -> Result<Vec<String>,
     .bind(org_id)
     .fetch_all(pool)
     .await
+}
+
+/// Chains verified at once by [`verify_many`].
+pub const VERIFY_CONCURRENCY: usize = 4;
+
+/// Verifies `heads` a few at a time, yielding results in the order given.
+pub fn verify_many<'a>(
+    pool: &'a PgPool,
+    org_id: Uuid,
+    heads: &'a [ChainHead],
+) -> impl futures_util::Stream<Item = (&'a ChainHead, Result<ChainResult, sqlx::Error>)> + 'a {
+    futures_util::stream::iter(heads)
+        .map(move |h| async move { (h, verify_chain(pool, org_id, h, |_| {}).await) })
+        .buffered(VERIFY_CONCURRENCY)
 }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -62,8 +63,9 @@ fn stream_verify(
     tokio::spawn(async move {
         let (mut events, mut broken) = (0u64, 0u64);
         let chains = heads.len();
-        for head in &heads {
-            let r = match db::verify::verify_chain(state.db(), org_id, head, |_| {}).await {
+        let mut results = std::pin::pin!(db::verify::verify_many(state.db(), org_id, &heads));
+        while let Some((head, r)) = results.next().await {
+            let r = match r {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(target: "sealtrail::verify", error = %e, "verify failed");
