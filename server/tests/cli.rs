@@ -64,9 +64,11 @@ fn verify_ledger_ok_then_edited() {
     let dir = std::env::temp_dir().join(format!("sealtrail-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("ledger.jsonl");
-    let mut cfg = ClientConfig::default();
-    cfg.ledger_path = path.clone();
-    cfg.agent_id = "cli-agent".into();
+    let cfg = ClientConfig {
+        ledger_path: path.clone(),
+        agent_id: "cli-agent".into(),
+        ..Default::default()
+    };
     let client = Client::new(cfg).unwrap();
     for i in 0..5 {
         let mut e = Event::new(EventType::ToolCall, "cli-agent");
