@@ -3,14 +3,14 @@
 # PostgreSQL cluster under target/ for the server tests and removes it after.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh rust       one part: rust | vectors | python | node
+#   scripts/test.sh rust       one part: rust | vectors | python | node | redact-bench
 #
 # Environment: SEALTRAIL_TEST_FULL=1 runs the full-size fault suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node redact-bench)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -57,6 +57,11 @@ if want node; then
   if [ -d bindings-node/test ]; then
     npm test
   fi
+fi
+
+if want redact-bench; then
+  step "Redaction benchmark, quick mode, beside Presidio's pattern recognizers"
+  bash scripts/bench-redact.sh --quick
 fi
 
 step "all tests passed"

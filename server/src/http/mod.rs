@@ -11,7 +11,11 @@ pub mod verify;
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use axum::Json;
 use axum::Router;
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -51,7 +55,66 @@ pub fn app(state: AppState) -> Router {
         // Ingest reads its body itself, with its own limit and error body.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
+        // Outermost: errors made by extractors and layers (a bad query
+        // string, an unsupported Content-Encoding, an unknown route) get the
+        // same JSON body as the handlers' own.
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Gives every error response the `{"error", "detail"}` JSON body of
+/// `ApiError`, keeping its status and headers (`Allow`, `Retry-After`, …).
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let (kind, default) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed"),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see GET /openapi.json"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method; see GET /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "unsupported Content-Encoding or Content-Type: send JSON, plain or with \
+             Content-Encoding gzip or zstd",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", "the request could not be processed"),
+        s if s.is_server_error() => ("internal", "the server could not complete the request"),
+        _ => ("bad_request", "the request was refused"),
+    };
+    let detail = if text.is_empty() {
+        default.to_string()
+    } else {
+        text
+    };
+    let mut out = (
+        status,
+        Json(serde_json::json!({ "error": kind, "detail": detail })),
+    )
+        .into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// A streaming body fed line by line from a channel.
