@@ -155,8 +155,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// `SEALTRAIL_BACKOFF_INITIAL_MS`: first retry delay. Default 200 ms.
     pub backoff_initial: Duration,
-    /// `SEALTRAIL_BACKOFF_MAX_MS`: largest retry delay (and largest
-    /// `Retry-After` honoured). Default 30 s.
+    /// `SEALTRAIL_BACKOFF_MAX_MS`: largest retry delay of the exponential
+    /// backoff. A server's `Retry-After` is honoured as given, up to 10
+    /// minutes. Default 30 s.
     pub backoff_max: Duration,
     /// `SEALTRAIL_SHUTDOWN_TIMEOUT_MS`: what `Drop` gives `shutdown`.
     /// Default 5 s.

@@ -59,10 +59,12 @@ pub struct MetricsSnapshot {
     pub retries: u64,
     /// Events appended to the local ledger (no endpoint).
     pub ledger_written: u64,
-    /// Events that are safe from a crash of this process: acknowledged by
-    /// the server, fsynced to the spool or ledger, or written to
-    /// `rejected/`. The worker handles events in `record()` order, so with
-    /// one recording thread the first `persisted` events recorded are safe.
+    /// Watermark in record order: the first `persisted` events the worker
+    /// took from the queue are settled: acknowledged by the server, fsynced
+    /// to the spool or ledger, written to `rejected/`, or counted in
+    /// `dropped`. With one recording thread, every event whose `record()`
+    /// returned true and that is among the first `persisted` is safe from a
+    /// crash of this process (unless counted as dropped).
     pub persisted: u64,
     /// Events waiting in the in-memory queue.
     pub queue_depth: u64,

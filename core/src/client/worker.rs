@@ -48,6 +48,10 @@ struct Batch {
     body: Arc<Vec<u8>>,
     count: u32,
     from_spool: bool,
+    /// Position in this run's record order (None: read back from the spool).
+    no: Option<u64>,
+    /// Invalid events dropped while this batch was open, settled with it.
+    extra: u64,
 }
 
 type SendFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -61,6 +65,34 @@ pub(crate) struct Remote {
     attempt: u32,
     warned_full_at: Option<Instant>,
     full_since_warn: u64,
+    marks: Watermark,
+}
+
+/// Counts `persisted` as a prefix of record order: batch `n` is added only
+/// once batches `0..n` are settled, however their sends finish.
+#[derive(Default)]
+struct Watermark {
+    next_no: u64,
+    done_below: u64,
+    settled: std::collections::BTreeMap<u64, u64>,
+}
+
+impl Watermark {
+    fn take_no(&mut self) -> u64 {
+        self.next_no += 1;
+        self.next_no - 1
+    }
+    fn all_settled(&self) -> bool {
+        self.done_below == self.next_no
+    }
+    fn settle(&mut self, m: &Metrics, b: &Batch) {
+        let Some(no) = b.no else { return };
+        self.settled.insert(no, b.count as u64 + b.extra);
+        while let Some(n) = self.settled.remove(&self.done_below) {
+            Metrics::add(&m.persisted, n);
+            self.done_below += 1;
+        }
+    }
 }
 
 impl Remote {
@@ -74,6 +106,7 @@ impl Remote {
             attempt: 0,
             warned_full_at: None,
             full_since_warn: 0,
+            marks: Watermark::default(),
         }
     }
 }
@@ -113,9 +146,13 @@ pub(crate) struct Worker {
     closing: Option<Waiter>,
     high_water: usize,
     ctrl_open: bool,
+    open_invalid: u64,
 }
 
 const T: &str = "sealtrail::worker";
+
+/// Longest `Retry-After` honoured as given (the server knows its load).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 impl Worker {
     pub(crate) fn new(
@@ -142,6 +179,7 @@ impl Worker {
             closing: None,
             high_water,
             ctrl_open: true,
+            open_invalid: 0,
         }
     }
 
@@ -219,6 +257,10 @@ impl Worker {
                             Err(_) => break,
                         }
                     }
+                    // Let the runtime poll its I/O and timers: under a
+                    // steady stream of events the queue is always ready,
+                    // and a send in flight must still make progress.
+                    tokio::task::yield_now().await;
                 }
                 Wake::Event(None) => {
                     let d = Instant::now() + self.cfg.shutdown_timeout;
@@ -266,6 +308,7 @@ impl Worker {
                 ev.id
             ));
             tracing::error!(target: T, id = %ev.id, "redactor panicked; event dropped");
+            self.settle_invalid(1);
             return;
         }
         let limits = self.cfg.limits;
@@ -304,12 +347,28 @@ impl Worker {
         }
     }
 
-    fn invalid(&self, ev: &Event, why: &str) {
+    fn invalid(&mut self, ev: &Event, why: &str) {
         Metrics::add(&self.metrics.invalid, 1);
         Metrics::add(&self.metrics.dropped, 1);
+        self.settle_invalid(1);
         let msg = format!("event {} refused before sending: {why}", ev.id);
         tracing::warn!(target: T, id = %ev.id, "{msg}");
         self.metrics.set_error(msg);
+    }
+
+    /// An invalid event is settled with the batch open around it, or at once
+    /// when nothing before it is pending.
+    fn settle_invalid(&mut self, n: u64) {
+        let nothing_before = self.pending == 0
+            && match &self.sink {
+                Sink::Ledger(_) => true,
+                Sink::Remote(r) => r.marks.all_settled(),
+            };
+        if nothing_before {
+            Metrics::add(&self.metrics.persisted, n);
+        } else {
+            self.open_invalid += n;
+        }
     }
 
     /// Closes the open batch and hands it to the ledger or the sender.
@@ -319,6 +378,7 @@ impl Worker {
             return;
         }
         let count = std::mem::take(&mut self.pending);
+        let extra = std::mem::take(&mut self.open_invalid);
         match &mut self.sink {
             Sink::Ledger(w) => {
                 let sealed = std::mem::take(&mut self.sealed);
@@ -330,10 +390,11 @@ impl Worker {
                 match res {
                     Ok(n) => {
                         Metrics::add(&self.metrics.ledger_written, n);
-                        Metrics::add(&self.metrics.persisted, n);
+                        Metrics::add(&self.metrics.persisted, n + extra);
                     }
                     Err(e) => {
                         Metrics::add(&self.metrics.dropped, count as u64);
+                        Metrics::add(&self.metrics.persisted, count as u64 + extra);
                         tracing::error!(target: "sealtrail::ledger", error = %e, events = count, "ledger write failed; events lost");
                         self.metrics.set_error(e.to_string());
                     }
@@ -345,6 +406,8 @@ impl Worker {
                     body: Arc::new(body),
                     count,
                     from_spool: false,
+                    no: Some(r.marks.take_no()),
+                    extra,
                 };
                 let spill = !r.spool.is_empty()
                     || r.backoff_until.is_some()
@@ -376,6 +439,8 @@ impl Worker {
                             body: Arc::new(body),
                             count: rec.count,
                             from_spool: true,
+                            no: None,
+                            extra: 0,
                         }
                     }
                     Err(e) => {
@@ -420,22 +485,24 @@ impl Worker {
                     write_refused_events(&r.spool, &batch.body, &answer, &raw, m);
                 }
                 let ok = count - refused;
-                Metrics::add(&m.delivered, ok);
-                Metrics::add(&m.duplicates, dups);
-                Metrics::add(&m.rejected, refused);
+                // Spool state first: a reader that sees `delivered` move
+                // sees the spool it implies.
                 if batch.from_spool {
-                    Metrics::add(&m.replayed, ok);
                     r.spool.ack();
                     m.spool_bytes.store(r.spool.bytes(), Relaxed);
+                    Metrics::add(&m.replayed, ok);
                 } else {
-                    Metrics::add(&m.persisted, count);
+                    r.marks.settle(m, &batch);
                 }
+                Metrics::add(&m.duplicates, dups);
+                Metrics::add(&m.rejected, refused);
+                Metrics::add(&m.delivered, ok);
             }
             Outcome::Retry { after, error } => {
                 Metrics::add(&m.retries, 1);
                 r.attempt = r.attempt.saturating_add(1);
                 let delay = match after {
-                    Some(a) => a.min(self.cfg.backoff_max),
+                    Some(a) => a.min(MAX_RETRY_AFTER),
                     None => backoff(self.cfg.backoff_initial, self.cfg.backoff_max, r.attempt),
                 };
                 if r.attempt == 1 {
@@ -469,7 +536,7 @@ impl Worker {
                     r.spool.ack();
                     m.spool_bytes.store(r.spool.bytes(), Relaxed);
                 } else {
-                    Metrics::add(&m.persisted, count);
+                    r.marks.settle(m, &batch);
                 }
             }
         }
@@ -580,7 +647,6 @@ fn spill_memory(r: &mut Remote, m: &Metrics) {
         match r.spool.append(b.count, &b.body) {
             Ok(Append::Written) => {
                 Metrics::add(&m.spooled, n);
-                Metrics::add(&m.persisted, n);
             }
             Ok(Append::Full) => {
                 Metrics::add(&m.dropped, n);
@@ -609,6 +675,7 @@ fn spill_memory(r: &mut Remote, m: &Metrics) {
                 m.set_error(e.to_string());
             }
         }
+        r.marks.settle(m, &b);
     }
     m.spool_bytes.store(r.spool.bytes(), Relaxed);
 }

@@ -1,0 +1,108 @@
+//! With no endpoint, events go to a local chained ledger that verifies
+//! offline, resumes its chains on reopen, catches an edited line, and
+//! imports into a server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use sealtrail_core::client::{import, verify_ledger, Client, ClientConfig, Destination};
+use sealtrail_core::BreakReason;
+
+fn ledger_client(path: &std::path::Path) -> Client {
+    let mut cfg = ClientConfig::default();
+    cfg.ledger_path = path.to_path_buf();
+    cfg.linger = Duration::from_millis(10);
+    Client::new(cfg).unwrap()
+}
+
+#[test]
+fn ledger_default_verify_resume_tamper_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    assert!(matches!(c.destination(), Destination::Ledger { .. }));
+    for i in 0..300 {
+        c.record(event(["a", "b", "c"][i % 3], &format!("e{i}"), 200));
+    }
+    let r = c.shutdown(Duration::from_secs(10));
+    assert!(r.complete);
+    assert_eq!(r.ledger_written, 300);
+    drop(c);
+
+    // Reopen: chains resume where they stopped.
+    let c = ledger_client(&path);
+    for i in 300..330 {
+        c.record(event("a", &format!("e{i}"), 200));
+    }
+    c.shutdown(Duration::from_secs(10));
+    drop(c);
+
+    let rep = verify_ledger(&path).unwrap();
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.lines, 330);
+    let a = rep.chains.iter().find(|c| c.agent_id == "a").unwrap();
+    assert_eq!((a.count, a.head_seq), (130, 130));
+    assert_eq!(rep.chains.len(), 3);
+
+    // Import into a server.
+    let server = TestServer::start();
+    let ir = import(&path, &server.endpoint(), KEY).unwrap();
+    assert_eq!(
+        (ir.events, ir.delivered, ir.rejected),
+        (330, 330, 0),
+        "{ir:?}"
+    );
+    assert_eq!(server.state.unique(), 330);
+    let again = import(&path, &server.endpoint(), KEY).unwrap();
+    assert_eq!(again.duplicates, 330);
+
+    // Edit one line's event: caught at that seq, on that line.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    assert!(lines[10].contains("\"e10\""));
+    lines[10] = lines[10].replace("\"e10\"", "\"e10-edited\"");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let rep = verify_ledger(&path).unwrap();
+    assert!(!rep.ok());
+    let broken: Vec<_> = rep.chains.iter().filter(|c| c.broken.is_some()).collect();
+    assert_eq!(broken.len(), 1);
+    let b = broken[0].broken.as_ref().unwrap();
+    assert_eq!(b.reason, BreakReason::Edited);
+    assert_eq!(broken[0].broken_line, Some(11));
+    assert_eq!(b.seq, 4, "line 11 is the 4th event of agent b");
+    assert!(
+        import(&path, &server.endpoint(), KEY).is_err(),
+        "a broken ledger is not imported"
+    );
+
+    // Removing a line is caught as missing.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines.remove(20);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let rep = verify_ledger(&path).unwrap();
+    let b = rep.chains.iter().find_map(|c| c.broken.clone()).unwrap();
+    assert_eq!(b.reason, BreakReason::Missing, "{b}");
+}
+
+#[test]
+fn torn_last_ledger_line_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    for i in 0..10 {
+        c.record(event("a", &format!("e{i}"), 100));
+    }
+    c.shutdown(Duration::from_secs(5));
+    drop(c);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":11,\"org_id\":\"lo");
+    std::fs::write(&path, bytes).unwrap();
+    let c = ledger_client(&path);
+    c.record(event("a", "e10", 100));
+    c.shutdown(Duration::from_secs(5));
+    let rep = verify_ledger(&path).unwrap();
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.chains[0].head_seq, 11);
+}
