@@ -104,7 +104,6 @@ note "the same over the API: POST /v1/verify ->"
 curl -fs -X POST -H "Authorization: Bearer $OPS_KEY" "$ENDPOINT/v1/verify" | sed 's/^/      /'
 
 step "tampering: as the database superuser, change the refund amount of one stored event"
-note "the server's own role cannot: UPDATE is not granted and a trigger refuses it"
 ORG_ID=$(psql_su -c "SELECT id FROM organizations WHERE name = '$ORG'")
 ROW=$(psql_su -c "SELECT agent_id || '|' || seq || '|' || inputs::text FROM audit_events
                   WHERE org_id = '$ORG_ID' AND type = 'tool_call' AND name = 'issue_refund'
@@ -115,6 +114,10 @@ if [ -z "$ROW" ]; then
 fi
 T_AGENT=${ROW%%|*}; REST=${ROW#*|}; T_SEQ=${REST%%|*}; T_INPUTS=${REST#*|}
 note "before: agent $T_AGENT seq $T_SEQ inputs $T_INPUTS"
+EDIT="UPDATE audit_events SET inputs = '{}' WHERE org_id = '$ORG_ID' AND agent_id = '$T_AGENT' AND seq = $T_SEQ"
+note "as the server's role (sealtrail_app): $(psql_su -c "SET ROLE sealtrail_app; $EDIT" 2>&1 | head -1)"
+note "as superuser, trigger on:          $(psql_su -c "$EDIT" 2>&1 | head -1)"
+note "as superuser with session_replication_role = replica (triggers off):"
 psql_su <<SQL
 SET session_replication_role = replica; -- switches off the append-only trigger for this session
 UPDATE audit_events
