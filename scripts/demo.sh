@@ -21,6 +21,7 @@ mkdir -p "$LOGS"
 SERVER_PID=""
 cleanup() {
   local rc=$?
+  set +e
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
@@ -48,8 +49,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   step "starting a throwaway PostgreSQL (socket only, under target/)"
   # shellcheck source=lib/pg.sh
   source scripts/lib/pg.sh
-  trap cleanup EXIT # pg.sh sets its own EXIT trap; ours stops the server and calls it
   pg_throwaway_start
+  trap cleanup EXIT # pg.sh set its own EXIT trap; ours stops the server, then calls pg_throwaway_stop
   note "DATABASE_URL=$DATABASE_URL"
 else
   step "using DATABASE_URL from the environment"
