@@ -232,26 +232,37 @@ def sc_pg_stop(ctx: Ctx) -> dict:
 
 
 def sc_agent_kill(ctx: Ctx) -> dict:
-    """The agent SIGKILLed mid-burst, restarted with the same spool."""
+    """The agent SIGKILLed mid-burst, restarted with the same spool. The
+    server is made unreachable (503 from the proxy) part-way through the
+    burst, so that the agent dies with batches in its spool: the restart
+    must replay them."""
     server = h.Server(ctx.run, ctx.cluster, "agent-kill").start()
+    proxy = Proxy(server.port)
     org = "fault-agent-kill"
     key = server.create_key(org, "ingest")
     n = ctx.n
-    a1 = Agent(ctx, "agent-kill-agent", server.url, key, "crash-agent").start(n, rate=n / 6)
-    wait_until(lambda: a1.recorded() >= n * 0.5, 120, "half the burst recorded")
+    a1 = Agent(ctx, "agent-kill-agent", proxy.url, key, "crash-agent").start(n, rate=n / 6)
+    wait_until(lambda: a1.recorded() >= n * 0.25, 120, "a quarter of the burst recorded")
+    proxy.fail.set()
+    wait_until(lambda: a1.recorded() >= n * 0.6, 120, "60% of the burst recorded")
     a1.kill()
+    proxy.fail.clear()
     pid1 = a1.proc.pid
     ids1 = a1.ids_of(pid1)
     mark = a1.last_mark(pid1)
+    before = stored_count(ctx, org)
     # The same spool directory: the restarted agent replays what was fsynced.
-    a2 = Agent(ctx, "agent-kill-agent", server.url, key, "crash-agent", spool=a1.spool).start(n // 10, 0, tag="r")
+    a2 = Agent(ctx, "agent-kill-agent", proxy.url, key, "crash-agent", spool=a1.spool).start(n // 10, 0, tag="r")
     m = a2.wait()
     ids2 = a2.ids_of(a2.proc.pid)
     _, _, stored = h.store_counts(ctx.cluster, org)
     beyond = sum(1 for x in ids1[mark:] if h.ulid_to_uuid(x) in stored)
     r = outcome(ctx, server, org, ids1[:mark] + ids2,
-                f"killed after {len(ids1)} recorded, watermark {mark}; {beyond} of the "
-                f"{len(ids1) - mark} past it also arrived; restart replayed {m['replayed']}")
+                f"killed after {len(ids1)} recorded ({before} stored), watermark {mark}; restart replayed "
+                f"{m['replayed']} from the spool, recorded {len(ids2)} more; {beyond} of the "
+                f"{len(ids1) - mark} past the watermark also arrived")
+    r["ok"] = r["ok"] and m["replayed"] > 0
+    proxy.close()
     server.kill(signal.SIGTERM)
     return r
 
