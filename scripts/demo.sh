@@ -71,7 +71,7 @@ note "ops key    ${OPS_KEY:0:12}… (read: query and verify)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ENDPOINT="http://127.0.0.1:$PORT"
 step "starting the server on $ENDPOINT (sealtrail serve)"
-RUST_LOG=${RUST_LOG:-info} "$BIN" serve --listen "127.0.0.1:$PORT" >"$LOGS/server.log" 2>&1 &
+SEALTRAIL_LOG=${SEALTRAIL_LOG:-info} "$BIN" serve --listen "127.0.0.1:$PORT" >"$LOGS/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fs "$ENDPOINT/healthz" >/dev/null 2>&1 && break
@@ -83,7 +83,7 @@ note "healthz: $(curl -fs "$ENDPOINT/healthz")  readyz: $(curl -fs "$ENDPOINT/re
 step "running the Python example agent (examples/python/agent.py) against the server"
 SEALTRAIL_ENDPOINT="$ENDPOINT" SEALTRAIL_API_KEY="$INGEST_KEY" SEALTRAIL_AGENT_ID=support-agent \
 SEALTRAIL_SPOOL_DIR="$LOGS/spool-python" \
-  "$VENV/bin/python" examples/python/agent.py 2>&1 | tee "$LOGS/agent.log" | sed 's/^/    /'
+  "$VENV/bin/python" examples/python/agent.py 2>&1 | tee "$LOGS/agent.log" | cut -c1-150 | sed 's/^/    /'
 
 if [ -f examples/node/agent.mjs ] && [ -f bindings-node/native.js ] && command -v node >/dev/null; then
   step "running the Node example agent (examples/node/agent.mjs) against the server"

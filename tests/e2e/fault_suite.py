@@ -110,8 +110,7 @@ class Agent:
         self.log = os.path.join(self.out, "agent.log")
         self.env = dict(os.environ, SEALTRAIL_ENDPOINT=endpoint, SEALTRAIL_API_KEY=key,
                         SEALTRAIL_AGENT_ID=agent_id, SEALTRAIL_SPOOL_DIR=self.spool,
-                        SEALTRAIL_BACKOFF_MAX_MS="2000", SEALTRAIL_BATCH_SIZE="512",
-                        RUST_LOG=os.environ.get("RUST_LOG", "info"))
+                        SEALTRAIL_BACKOFF_MAX_MS="2000", SEALTRAIL_BATCH_SIZE="512")
         self.proc: Optional[subprocess.Popen] = None
 
     def start(self, count: int, rate: float, tag: str = "e") -> "Agent":

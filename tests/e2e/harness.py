@@ -151,7 +151,7 @@ class Server:
     def env(self) -> Dict[str, str]:
         e = dict(os.environ)
         e["SEALTRAIL_DATABASE_URL"] = self.cluster.url
-        e.setdefault("RUST_LOG", "info")
+        e.setdefault("SEALTRAIL_LOG", "info")
         return e
 
     def start(self, wait: float = 30.0) -> "Server":
