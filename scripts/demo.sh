@@ -85,7 +85,11 @@ SEALTRAIL_ENDPOINT="$ENDPOINT" SEALTRAIL_API_KEY="$INGEST_KEY" SEALTRAIL_AGENT_I
 SEALTRAIL_SPOOL_DIR="$LOGS/spool-python" \
   "$VENV/bin/python" examples/python/agent.py 2>&1 | tee "$LOGS/agent.log" | cut -c1-150 | sed 's/^/    /'
 
-if [ -f examples/node/agent.mjs ] && [ -f bindings-node/native.js ] && command -v node >/dev/null; then
+node_ready() { # the example exists and the package it imports loads (built)
+  [ -f examples/node/agent.mjs ] && command -v node >/dev/null &&
+    node --input-type=module -e "await import('$ROOT/bindings-node/index.mjs')" >/dev/null 2>&1
+}
+if node_ready; then
   step "running the Node example agent (examples/node/agent.mjs) against the server"
   SEALTRAIL_ENDPOINT="$ENDPOINT" SEALTRAIL_API_KEY="$INGEST_KEY" SEALTRAIL_AGENT_ID=billing-agent \
   SEALTRAIL_SPOOL_DIR="$LOGS/spool-node" \
