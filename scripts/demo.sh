@@ -36,7 +36,7 @@ trap cleanup EXIT
 
 step "building the server and the Python package (first run compiles for a few minutes)"
 cargo build -q -p sealtrail-server
-BIN="$ROOT/target/debug/sealtrail"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sealtrail"
 VENV="$ROOT/target/venv"
 if ! "$VENV/bin/python" -c 'import sealtrail' 2>/dev/null; then
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"

@@ -215,6 +215,10 @@ def main() -> int:
                        b'"inputs": %s}, "content_hash": "%s"}]}' % (ulid().encode(), now().encode(), deep.encode(),
                                                                    b"0" * 64))
         t.check("event nested 10,000 deep", st, b, 422, "too_deep")
+        st, b = t.post(b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}")
+        t.check("batch element nested 100,000 deep", st, b, 422, ("too_deep", "malformed_json"))
+        st, b = t.post(b'{"events": [{"event": ' + b'{"a":' * 40_000 + b"1" + b"}" * 40_000 + b"}]}")
+        t.check("event object nested 40,000 deep (under the size limit)", st, b, 422, ("too_deep", "malformed_json"))
         e = event()
         raw = batch(sealed(e)).replace(b"A-1001", b"A-\xff\xfe01")
         st, b = t.post(raw)

@@ -51,8 +51,9 @@ def free_port() -> int:
 
 
 def server_binary() -> str:
-    for p in (os.environ.get("SEALTRAIL_BIN"), os.path.join(TARGET, "debug", "sealtrail"),
-              os.path.join(TARGET, "release", "sealtrail")):
+    cargo_target = os.environ.get("CARGO_TARGET_DIR") or TARGET
+    for p in (os.environ.get("SEALTRAIL_BIN"), os.path.join(cargo_target, "debug", "sealtrail"),
+              os.path.join(cargo_target, "release", "sealtrail")):
         if p and os.access(p, os.X_OK):
             return p
     raise SystemExit("error: no sealtrail binary; run `cargo build -p sealtrail-server` "
