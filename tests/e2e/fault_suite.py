@@ -297,13 +297,24 @@ def sc_two_servers(ctx: Ctx) -> dict:
     n = ctx.n // 2
     agents = []
     for i, (srv, aid) in enumerate([(s1, "twin-a"), (s2, "twin-a"), (s1, "twin-b"), (s2, "twin-b")]):
-        agents.append(Agent(ctx, f"twin-agent-{i}", srv.url, key, aid).start(n // 2, rate=n / 6))
+        tag = "s1-" if srv is s1 else "s2-"
+        agents.append(Agent(ctx, f"twin-agent-{i}", srv.url, key, aid).start(n // 2, rate=n / 6, tag=tag))
     ms = [a.wait() for a in agents]
     ids = [x for a in agents for x in a.ids_of(a.proc.pid)]
+    per_server = [int(s.metric("sealtrail_events_stored_total")) for s in (s1, s2)]
+    # In seq order, how often does a chain switch from one server's batches
+    # to the other's: more than once means they really interleaved.
+    switches = {}
+    for aid in ("twin-a", "twin-b"):
+        names = ctx.cluster.psql("SELECT left(e.name, 3) FROM audit_events e JOIN organizations o ON o.id = e.org_id "
+                                 f"WHERE o.name = '{org}' AND e.agent_id = '{aid}' ORDER BY e.seq").split("\n")
+        switches[aid] = sum(1 for x, y in zip(names, names[1:]) if x != y)
     seq = ctx.cluster.psql("SELECT string_agg(agent_id || ' seq ' || seq, ', ' ORDER BY agent_id) FROM chain_heads c "
                            f"JOIN organizations o ON o.id = c.org_id WHERE o.name = '{org}'")
-    r = outcome(ctx, s1, org, ids, f"4 agents (2 chains) over 2 servers; heads {seq}; "
+    r = outcome(ctx, s1, org, ids, f"4 agents (2 chains) over 2 servers: stored {per_server[0]} + {per_server[1]}; "
+                f"chains switch server {switches['twin-a']} and {switches['twin-b']} times; heads {seq}; "
                 f"retries {sum(m['retries'] for m in ms)}")
+    r["ok"] = r["ok"] and min(per_server) > 0 and min(switches.values()) > 1
     s1.kill(signal.SIGTERM)
     s2.kill(signal.SIGTERM)
     return r

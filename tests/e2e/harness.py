@@ -179,6 +179,14 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def metric(self, name: str) -> float:
+        """One value of GET /metrics (Prometheus text), 0 when absent."""
+        st, body = http("GET", self.url + "/metrics", timeout=5)
+        for line in body.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([self.bin, *args], env=self.env(), capture_output=True, text=True)
 
