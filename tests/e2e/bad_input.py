@@ -325,7 +325,7 @@ def main() -> int:
         ok = not t.failures
         return 0 if ok else 1
     finally:
-        server.kill()
+        h.kill_children()
         cluster.stop("immediate")
         if ok:
             import shutil

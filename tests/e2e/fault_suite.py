@@ -117,6 +117,7 @@ class Agent:
         self.proc = subprocess.Popen([h.ensure_venv(), AGENT, "--count", str(count), "--rate", str(rate),
                                       "--out", self.out, "--tag", tag],
                                      env=self.env, stdout=subprocess.PIPE, stderr=open(self.log, "ab"), text=True)
+        h.CHILDREN.append(self.proc)
         return self
 
     def wait(self, timeout: float = 600) -> dict:
@@ -356,6 +357,7 @@ def main() -> int:
             try:
                 r = fn(ctx)
             except Exception as e:  # a scenario that cannot finish is a failure, the others still run
+                h.kill_children()
                 r = {"sent": 0, "stored": 0, "duplicated": 0, "lost": 0, "chains": "-", "ok": False,
                      "notes": f"{type(e).__name__}: {e}"}
             failed += not r["ok"]
@@ -363,8 +365,7 @@ def main() -> int:
                   f"{r['chains']:>9}  {'PASS' if r['ok'] else 'FAIL'} ({time.time() - t0:.0f} s)", flush=True)
             print(f"    {r['notes']}", flush=True)
     finally:
-        for p in os.listdir(run.path):
-            pass
+        h.kill_children()
         cluster.stop("fast")
     if failed:
         h.fail_keep(run, f"{failed} scenario(s)")

@@ -138,6 +138,18 @@ class Cluster:
 
 # ---------------------------------------------------------------- the server
 
+# Every child process the suites start, so that a failing scenario cannot
+# leave one running: `kill_children()` in the suites' `finally`.
+CHILDREN: List[subprocess.Popen] = []
+
+
+def kill_children() -> None:
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Server:
     """`sealtrail serve` as a child process on a free loopback port."""
 
@@ -159,6 +171,7 @@ class Server:
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.bin, "serve", "--listen", f"127.0.0.1:{self.port}"],
                                      env=self.env(), stdout=logf, stderr=subprocess.STDOUT)
+        CHILDREN.append(self.proc)
         deadline = time.time() + wait
         while time.time() < deadline:
             if self.proc.poll() is not None:
