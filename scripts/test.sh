@@ -3,14 +3,14 @@
 # PostgreSQL cluster under target/ for the server tests and removes it after.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh rust       one part: rust | vectors | python | node | redact-bench
+#   scripts/test.sh rust       one part: rust | vectors | python | node | e2e | redact-bench
 #
 # Environment: SEALTRAIL_TEST_FULL=1 runs the full-size fault suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node redact-bench)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node e2e redact-bench)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -57,6 +57,22 @@ if want node; then
   if [ -d bindings-node/test ]; then
     npm test
   fi
+fi
+
+if want e2e; then
+  # Both suites start a throwaway cluster of their own (the fault suite with
+  # fsync on) and the real server; the fault suite drives the Python package
+  # in target/venv, so the python part (or an earlier run of it) comes first.
+  step "End to end: server binary"
+  cargo build -q -p sealtrail-server --locked
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sealtrail' 2>/dev/null; then
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q .
+  fi
+  step "End to end: bad input against the running server"
+  python3 tests/e2e/bad_input.py
+  step "End to end: fault suite$([ "${SEALTRAIL_TEST_FULL:-}" = 1 ] && echo ' (full sizes)' || echo ' (quick; SEALTRAIL_TEST_FULL=1 for full sizes)')"
+  python3 tests/e2e/fault_suite.py
 fi
 
 if want redact-bench; then
