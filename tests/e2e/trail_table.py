@@ -79,9 +79,13 @@ def main() -> int:
                    short(e.get("name"), 19), summary(e), str(e.get("seq", "")), str(e.get("hash", ""))[:8] + "…"]
             print("  " + " ".join(str(v).ljust(w) for v, (_, w) in zip(row, cols)))
     print(f"\n  {len(events)} events in {len(sessions)} sessions")
-    if not any(e.get("pii") for e in events):
-        print("  no event carries PII findings: this build's client pipeline does not run the redaction\n"
-              "  engine yet (core/src/client uses NoRedaction), so values above are as the agent recorded them")
+    found: dict = {}
+    for e in events:
+        for k, n in (e.get("pii") or {}).items():
+            found[k] = found.get(k, 0) + n
+    if found:
+        print("  redacted on the agent's machine before sending: "
+              + ", ".join(f"{n} {k}" for k, n in sorted(found.items())))
     return 0
 
 
