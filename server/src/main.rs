@@ -450,11 +450,27 @@ async fn serve(cfg: ServerConfig, dba: &DbArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(target: "sealtrail::http", listen = %cfg.listen, "serving");
     axum::serve(listener, sealtrail_server::app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// SIGINT or SIGTERM (what systemd and Kubernetes send): stop accepting,
+/// finish the requests in flight, then exit.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!(target: "sealtrail::http", "shutting down: finishing requests in flight");
 }
 
 async fn verify(dba: &DbArgs, org: Option<String>, agent: Option<String>) -> anyhow::Result<()> {

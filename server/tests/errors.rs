@@ -52,3 +52,55 @@ async fn every_error_body_is_json_with_kind_and_detail() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.json()["error"], "unauthorized");
 }
+
+#[tokio::test]
+async fn limit_errors_quote_the_configured_limits() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let key = db.key("acme", Role::Ingest).await;
+    let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let body = format!(
+        "{{\"events\":[{{\"event\":{{\"id\":\"01JD0000000000000000000000\",\"ts\":\"2026-11-23T11:33:40.123456Z\",\"agent_id\":\"a\",\"type\":\"custom\",\"inputs\":{deep}}},\"content_hash\":\"{}\"}}]}}",
+        "0".repeat(64)
+    );
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        body.into_bytes(),
+        None,
+    )
+    .await;
+    let j = r.json();
+    let err = &j["errors"][0];
+    assert_eq!(err["error"], "too_deep", "{j}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 64 levels"),
+        "{j}"
+    );
+
+    let big = "x".repeat(300 * 1024);
+    let body = format!(
+        "{{\"events\":[{{\"event\":{{\"id\":\"01JD0000000000000000000000\",\"ts\":\"2026-11-23T11:33:40.123456Z\",\"agent_id\":\"a\",\"type\":\"custom\",\"name\":\"{big}\"}},\"content_hash\":\"{}\"}}]}}",
+        "0".repeat(64)
+    );
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/events",
+        Some(&key),
+        body.into_bytes(),
+        None,
+    )
+    .await;
+    let j = r.json();
+    let detail = j["errors"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(detail.contains("limit of 262144 bytes"), "{j}");
+}

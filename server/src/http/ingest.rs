@@ -159,8 +159,24 @@ pub fn validate_batch(
 type Refusal = (Option<String>, &'static str, String);
 
 fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<(Event, Hash), Refusal> {
-    let value = parse_json_limited(raw, wrapper)
-        .map_err(|e| (None, e.kind().as_str(), e.message().to_string()))?;
+    // The wrapper limits leave room for `{"event": …}`; errors quote the
+    // limits the caller configured.
+    let value = parse_json_limited(raw, wrapper).map_err(|e| {
+        let msg = match e.kind() {
+            ErrorKind::TooDeep => format!(
+                "the event nests deeper than {} levels; flatten it or raise SEALTRAIL_MAX_DEPTH",
+                limits.max_depth
+            ),
+            ErrorKind::TooLarge => format!(
+                "the event is {} bytes, over the limit of {} bytes; record less or raise \
+                 SEALTRAIL_MAX_EVENT_BYTES",
+                raw.len(),
+                limits.max_event_bytes
+            ),
+            _ => e.message().to_string(),
+        };
+        (None, e.kind().as_str(), msg)
+    })?;
     let Value::Object(mut obj) = value else {
         return Err((
             None,
