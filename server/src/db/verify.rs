@@ -290,22 +290,32 @@ pub async fn verify_org(
         heads.iter().map(|h| (h.agent_id.as_str(), h)).collect();
     let mut headless: BTreeSet<String> = BTreeSet::new();
     let mut rows = sqlx::query(ORG_SQL).bind(org_id).fetch(pool);
-    let mut pending: Option<tokio::task::JoinHandle<Vec<CheckedOf>>> = None;
+    // Rows are decoded and hashed on blocking threads, two chunks at a time,
+    // while the next chunk is read; chunks are applied in order.
+    let mut pending: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<Vec<CheckedOf>, sqlx::Error>>,
+    > = std::collections::VecDeque::new();
     let mut n = 0u64;
     loop {
         let mut chunk = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
             match rows.next().await {
-                Some(row) => chunk.push(decode(&row?)?),
+                Some(row) => chunk.push(row?),
                 None => break,
             }
         }
         let last = chunk.is_empty();
-        let next = (!last).then(|| tokio::task::spawn_blocking(move || hash_chunk_of(chunk)));
-        if let Some(p) = pending.take() {
+        if !last {
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                let decoded = chunk.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+                Ok(hash_chunk_of(decoded))
+            }));
+        }
+        while pending.len() > 2 || (last && !pending.is_empty()) {
+            let Some(p) = pending.pop_front() else { break };
             let checked = p
                 .await
-                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))?;
+                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))??;
             for (agent, rec, bad) in checked {
                 n += 1;
                 let Some(w) = walks.get_mut(&agent) else {
@@ -337,7 +347,6 @@ pub async fn verify_org(
             }
             progress(n);
         }
-        pending = next;
         if last {
             break;
         }
