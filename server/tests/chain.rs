@@ -131,17 +131,34 @@ impl Tamper {
         tx.commit().await.unwrap();
     }
 
+    /// Verifies the victim chain both ways (walking its index, and the
+    /// whole-organisation pass in storage order); they must agree.
     async fn verify(&self) -> Result<u64, (u64, String, String)> {
         let heads = db::events::chains(&self.t.pool, self.org, Some("victim"))
             .await
             .unwrap();
-        match db::verify::verify_chain(&self.t.pool, self.org, &heads[0], |_| {})
+        let one = db::verify::verify_chain(&self.t.pool, self.org, &heads[0], |_| {})
             .await
-            .unwrap()
-        {
+            .unwrap();
+        let org = db::verify::verify_org(&self.t.pool, self.org, |_| {})
+            .await
+            .unwrap();
+        let (_, whole) = org
+            .chains
+            .into_iter()
+            .find(|(h, _)| h.agent_id == "victim")
+            .unwrap();
+        let simplify = |r: db::verify::ChainResult| match r {
             Ok(v) => Ok(v.count),
             Err(b) => Err((b.seq, b.reason.as_str().to_string(), b.detail)),
-        }
+        };
+        let (one, whole) = (simplify(one), simplify(whole));
+        assert_eq!(
+            one.as_ref().map_err(|e| (e.0, e.1.clone())),
+            whole.as_ref().map_err(|e| (e.0, e.1.clone())),
+            "per-chain and whole-organisation verification disagree"
+        );
+        one
     }
 }
 

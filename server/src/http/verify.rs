@@ -1,41 +1,19 @@
 //! `GET /v1/chains/{agent_id}/verify` and `POST /v1/verify`: streamed NDJSON,
-//! one line per chain as it finishes, then a summary line.
+//! one line per chain, then a summary line. The whole-organisation verify
+//! sends `{"progress": n}` lines while it scans.
 
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::auth::{Auth, Perm};
 use crate::db;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-
-pub async fn verify_agent(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(agent_id): Path<String>,
-) -> Result<Response, ApiError> {
-    auth.require(Perm::Read)?;
-    let heads = db::events::chains(state.db(), auth.org_id, Some(&agent_id)).await?;
-    if heads.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no chain for agent {agent_id:?} in this organisation"
-        )));
-    }
-    Ok(stream_verify(state, auth.org_id, heads, false))
-}
-
-pub async fn verify_org(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
-    auth.require(Perm::Read)?;
-    let heads = db::events::chains(state.db(), auth.org_id, None).await?;
-    Ok(stream_verify(state, auth.org_id, heads, true))
-}
 
 fn line(v: Value) -> Bytes {
     let mut s = v.to_string();
@@ -53,65 +31,93 @@ pub fn chain_line(agent_id: &str, r: &db::verify::ChainResult) -> Value {
     }
 }
 
-fn stream_verify(
-    state: AppState,
-    org_id: Uuid,
-    heads: Vec<db::events::ChainHead>,
-    whole_org: bool,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(async move {
-        let (mut events, mut broken) = (0u64, 0u64);
-        let chains = heads.len();
-        let mut results = std::pin::pin!(db::verify::verify_many(state.db(), org_id, &heads));
-        while let Some((head, r)) = results.next().await {
-            let r = match r {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(target: "sealtrail::verify", error = %e, "verify failed");
-                    let _ = tx.send(line(json!({"error": "internal", "detail": "verification stopped: database error (logged)"}))).await;
-                    return;
-                }
-            };
-            match &r {
-                Ok(v) => events += v.count,
-                Err(_) => broken += 1,
-            }
-            Metrics::add(
-                &state.metrics().events_verified,
-                r.as_ref().map(|v| v.count).unwrap_or(0),
-            );
-            if tx.send(line(chain_line(&head.agent_id, &r))).await.is_err() {
-                return;
-            }
-        }
-        let mut headless = vec![];
-        if whole_org {
-            match db::verify::headless_agents(state.db(), org_id).await {
-                Ok(h) => headless = h,
-                Err(e) => {
-                    tracing::error!(target: "sealtrail::verify", error = %e, "headless check failed")
-                }
-            }
-            for a in &headless {
-                broken += 1;
-                let _ = tx
-                    .send(line(json!({"agent_id": a, "ok": false, "seq": 1, "reason": "forged",
-                        "detail": "events stored for an agent that has no chain head: written around the server"})))
-                    .await;
-            }
-        }
-        Metrics::add(&state.metrics().chains_broken, broken);
-        let _ = tx
-            .send(line(
-                json!({"done": true, "ok": broken == 0, "chains": chains + headless.len(),
-                              "events": events, "broken": broken}),
-            ))
-            .await;
-    });
+/// The line for events of an agent that has no chain head.
+pub fn headless_line(agent_id: &str) -> Value {
+    json!({"agent_id": agent_id, "ok": false, "seq": 1, "reason": "forged",
+           "detail": "events stored for an agent that has no chain head: written around the server"})
+}
+
+fn ndjson(rx: mpsc::Receiver<Bytes>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         super::channel_body(rx),
     )
         .into_response()
+}
+
+async fn internal(tx: &mpsc::Sender<Bytes>, e: sqlx::Error) {
+    tracing::error!(target: "sealtrail::verify", error = %e, "verify failed");
+    let _ = tx
+        .send(line(json!({"error": "internal",
+                          "detail": "verification stopped: database error (logged)"})))
+        .await;
+}
+
+pub async fn verify_agent(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(agent_id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(Perm::Read)?;
+    let heads = db::events::chains(state.db(), auth.org_id, Some(&agent_id)).await?;
+    let Some(head) = heads.into_iter().next() else {
+        return Err(ApiError::NotFound(format!(
+            "no chain for agent {agent_id:?} in this organisation"
+        )));
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let r = match db::verify::verify_chain(state.db(), auth.org_id, &head, |_| {}).await {
+            Ok(r) => r,
+            Err(e) => return internal(&tx, e).await,
+        };
+        let count = r.as_ref().map(|v| v.count).unwrap_or(0);
+        Metrics::add(&state.metrics().events_verified, count);
+        Metrics::add(&state.metrics().chains_broken, r.is_err() as u64);
+        let _ = tx.send(line(chain_line(&head.agent_id, &r))).await;
+        let _ = tx
+            .send(line(json!({"done": true, "ok": r.is_ok(), "chains": 1,
+                              "events": count, "broken": r.is_err() as u64})))
+            .await;
+    });
+    Ok(ndjson(rx))
+}
+
+pub async fn verify_org(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(Perm::Read)?;
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let org_id = auth.org_id;
+    tokio::spawn(async move {
+        let progress_tx = tx.clone();
+        let report = db::verify::verify_org(state.db(), org_id, |n| {
+            let _ = progress_tx.try_send(line(json!({ "progress": n })));
+        })
+        .await;
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => return internal(&tx, e).await,
+        };
+        let (mut events, mut broken) = (0u64, 0u64);
+        for (head, r) in &report.chains {
+            match r {
+                Ok(v) => events += v.count,
+                Err(_) => broken += 1,
+            }
+            if tx.send(line(chain_line(&head.agent_id, r))).await.is_err() {
+                return;
+            }
+        }
+        for a in &report.headless {
+            broken += 1;
+            let _ = tx.send(line(headless_line(a))).await;
+        }
+        Metrics::add(&state.metrics().events_verified, events);
+        Metrics::add(&state.metrics().chains_broken, broken);
+        let _ = tx
+            .send(line(json!({"done": true, "ok": broken == 0,
+                              "chains": report.chains.len() + report.headless.len(),
+                              "events": events, "broken": broken})))
+            .await;
+    });
+    Ok(ndjson(rx))
 }
