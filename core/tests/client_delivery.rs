@@ -121,14 +121,18 @@ fn slow_server_never_slows_record() {
     cfg.batch_size = 100;
     cfg.max_in_memory_batches = 2;
     let client = Client::new(cfg).unwrap();
-    let mut worst = Duration::ZERO;
     for i in 0..5000 {
         let e = event("a", &format!("e{i}"), 300);
-        let t = Instant::now();
-        assert!(client.record(e));
-        worst = worst.max(t.elapsed());
+        assert!(client.record(e), "record() refused event {i}");
     }
-    assert!(worst < Duration::from_millis(20), "record() took {worst:?}");
+    // record() returned 5000 times while the server, taking 300 ms per batch
+    // of 100, had stored only part of them: nothing waited on delivery.
+    // (Latency itself is measured by `cargo bench --bench client`, not here.)
+    let stored_when_recording_ended = server.state.unique();
+    assert!(
+        stored_when_recording_ended < 5000,
+        "record() waited for the server: {stored_when_recording_ended} stored already"
+    );
     let r = client.flush(Duration::from_secs(60));
     assert!(r.complete, "{r:?}");
     let m = client.metrics();
