@@ -62,6 +62,8 @@ export interface ClientOptions {
   shutdownTimeoutMs?: number
   maxEventBytes?: number
   maxDepth?: number
+  /** What `recordModelCall` keeps of the messages besides their hash: `none`, `redacted` (default) or `full`. */
+  promptStorage?: 'none' | 'redacted' | 'full'
 }
 
 export type InitOptions = ClientOptions & {
@@ -150,6 +152,7 @@ interface NativeClient {
     messages: unknown,
     extra: native.EventExtra | undefined,
     validate?: boolean,
+    redact?: string,
   ): string | null
   flush(timeoutMs?: number): Promise<DeliveryReport>
   shutdown(timeoutMs?: number): Promise<DeliveryReport>
@@ -183,6 +186,12 @@ export interface ToolOptions {
   captureResult?: boolean
   /** Free JSON attributes added to each event of the call. */
   attrs?: Record<string, unknown>
+  /**
+   * Redaction override for this tool's events, applied by core on top of
+   * the client's settings: a mode spec (`'email=off'`) or settings by name
+   * (`{ mode: 'email=partial', sensitive_keys: ['pin'], ip: true }`).
+   */
+  redact?: string | Record<string, unknown>
 }
 
 export interface ToolDecoratorOptions extends ToolOptions {
@@ -197,7 +206,7 @@ export interface RecordInput {
   inputs?: unknown
   outputs?: unknown
   attrs?: Record<string, unknown>
-  /** Prompt messages: hashed into `prompt_hash` (before redaction); not stored. */
+  /** Prompt messages: hashed into `prompt_hash` (before redaction), stored under `inputs.messages` per `promptStorage`. */
   messages?: unknown
   decision?: { outcome: 'approved' | 'denied' | 'escalated'; by?: string; reason?: string }
   error?: { type: string; message: string; stack?: string }
@@ -501,14 +510,13 @@ export function recordResponse(outputs: unknown, attrs?: Record<string, unknown>
  * and `params` (the same shape as the Python binding).
  */
 export function recordModelCall(call: ModelCallInput): string | null {
-  const inputs: Record<string, unknown> = {}
-  if (call.messages !== undefined) inputs.messages = call.messages
-  if (call.params !== undefined) inputs.params = call.params
+  // Core hashes `messages` and stores them under `inputs.messages` as the
+  // client's `promptStorage` says.
   return record({
     type: 'model_call',
     name: call.model,
     messages: call.messages,
-    inputs: Object.keys(inputs).length ? inputs : undefined,
+    inputs: call.params === undefined ? undefined : { params: call.params },
     outputs: call.outputs,
     tokens: call.tokens,
     costUsd: call.costUsd,
@@ -567,9 +575,57 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
   const captureArgs = options.captureArgs !== false
   const captureResult = options.captureResult !== false
   const attrs = options.attrs
+  // Fixed per tool: stringified (and the override checked) once, not per call.
+  const attrsJson = enc(attrs)
+  const redact = options.redact === undefined ? undefined : typeof options.redact === 'string' ? options.redact : JSON.stringify(options.redact)
+  if (redact !== undefined) {
+    try {
+      native.checkRedactOverride(redact)
+    } catch (e) {
+      throw toSealtrailError(e)
+    }
+  }
+  const call = (
+    type: EventType,
+    ctx: Ctx,
+    parentId: string | undefined,
+    inputs: unknown,
+    outputs: unknown,
+    latencyMs: number | undefined,
+    extra: native.EventExtra | undefined,
+  ): string | null => {
+    const c = getClient()
+    if (!c) return null
+    try {
+      // Positional, and JSON text that core's worker parses off this thread.
+      return c.record(
+        type,
+        name,
+        ctx.traceId,
+        parentId,
+        ctx.actorId,
+        ctx.sessionId,
+        enc(inputs),
+        inputs,
+        enc(outputs),
+        outputs,
+        latencyMs,
+        attrsJson,
+        attrs,
+        undefined,
+        undefined,
+        extra,
+        false,
+        redact,
+      )
+    } catch (e) {
+      warnOnce(e)
+      return null
+    }
+  }
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const ctx = als.getStore() ?? {}
-    const callId = emit('tool_call', name, ctx, captureArgs ? args : undefined, undefined, attrs, undefined)
+    const callId = call('tool_call', ctx, ctx.parentId, captureArgs ? args : undefined, undefined, undefined, undefined)
     const parent = callId ?? ctx.parentId
     // Events recorded inside the tool hang under its call; outside a trace
     // the call starts one (its id), as in the Python binding.
@@ -577,10 +633,10 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
     const inner: Ctx = callId === null ? ctx : { ...after, parentId: callId }
     const t0 = now()
     const ok = (r: unknown): void => {
-      emit('tool_result', name, after, undefined, captureResult ? r : undefined, attrs, undefined, parent, undefined, now() - t0)
+      call('tool_result', after, parent, undefined, captureResult ? r : undefined, now() - t0, undefined)
     }
     const fail = (e: unknown): void => {
-      emit('error', name, after, undefined, undefined, attrs, { error: errorInfo(e) }, parent, undefined, now() - t0)
+      call('error', after, parent, undefined, undefined, now() - t0, { error: errorInfo(e) })
     }
     let result: unknown
     try {

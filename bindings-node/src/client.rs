@@ -83,6 +83,7 @@ impl JsClient {
         messages: Option<Unknown>,
         extra: Option<EventExtra>,
         validate: Option<bool>,
+        redact: Option<String>,
     ) -> Result<Option<String>> {
         let head = event::Head {
             kind,
@@ -93,7 +94,13 @@ impl JsClient {
             session_id,
             latency_ms,
         };
-        let e = event::build(
+        // Explicit record* calls (`validate`) check core's field rules here,
+        // so misuse shows at the call site (as in Python): their payloads are
+        // parsed now. Wrapped tools hand `JSON.stringify` text to core's
+        // worker, which parses it off this thread and drops (and counts) an
+        // event it cannot accept.
+        let check = validate == Some(true);
+        let (e, mut opts) = event::build(
             &self.agent_id,
             head,
             payload(inputs_json, inputs),
@@ -101,18 +108,17 @@ impl JsClient {
             payload(attrs_json, attrs),
             payload(messages_json, messages),
             extra,
-        );
+            !check,
+        )
         // An invalid field is the caller's mistake, not an auditing failure:
         // it is reported as an error the facade turns into a warning.
-        let e = e.map_err(to_napi)?;
-        if validate == Some(true) {
-            // Explicit record* calls check core's field rules here, so misuse
-            // shows at the call site (as in Python); wrapped tools leave it to
-            // the worker, which drops and counts an invalid event.
+        .map_err(to_napi)?;
+        if check {
             e.validate(&self.limits).map_err(to_napi)?;
         }
+        opts.redact = redact.map(Into::into);
         let id = e.id.to_string();
-        Ok(self.inner.record(e).then_some(id))
+        Ok(self.inner.record_with(e, opts).then_some(id))
     }
 
     /// Resolves with core's `DeliveryReport` once everything recorded so far

@@ -4,6 +4,8 @@
 use napi::bindgen_prelude::*;
 use napi::JsValue;
 use napi_derive::napi;
+use sealtrail_core::client::record::attrs_from;
+use sealtrail_core::client::{Payload as RecordPayload, RecordOptions};
 use sealtrail_core::event::{Decision, ErrorInfo, Tokens};
 use sealtrail_core::{Event, EventId, EventType, Timestamp};
 use serde_json::Value;
@@ -63,23 +65,39 @@ pub struct Payload<'a> {
 /// Markers in `JSON.stringify` output that mean it lost data the walker
 /// keeps: `{}` (Map, Set, ArrayBuffer), a Buffer's `toJSON`, a typed array's
 /// index keys. Plain data with an empty object just takes the slower path.
+/// One pass over the `{`s (memchr), on the caller's thread.
 fn stringify_lossy(s: &str) -> bool {
-    s.contains("{}") || s.contains("\"type\":\"Buffer\",\"data\":[") || s.contains("{\"0\":")
+    s.match_indices('{').any(|(i, _)| {
+        let rest = &s.as_bytes()[i + 1..];
+        rest.first() == Some(&b'}')
+            || rest.starts_with(b"\"0\":")
+            || rest.starts_with(b"\"type\":\"Buffer\",\"data\":[")
+    })
 }
 
 impl Payload<'_> {
+    /// The value now: parsed text, or the native walker's conversion.
     pub fn into_value(self) -> Option<Value> {
-        if let Some(s) = &self.json {
-            if !stringify_lossy(s) {
-                if let Ok(v) = serde_json::from_str::<Value>(s) {
-                    return Some(v);
-                }
+        match self.split() {
+            (_, Some(text)) => serde_json::from_str(&text).ok(),
+            (v, None) => v,
+        }
+    }
+
+    /// Trustworthy `JSON.stringify` text is passed through untouched (core's
+    /// worker parses it); anything else is converted by the walker here.
+    pub fn split(self) -> (Option<Value>, Option<String>) {
+        if let Some(s) = self.json {
+            if !stringify_lossy(&s) {
+                return (None, Some(s));
             }
         }
-        let u = self.value?;
+        let Some(u) = self.value else {
+            return (None, None);
+        };
         let raw = u.value();
         // SAFETY: the handles belong to the napi call that is running now.
-        unsafe { convert::to_json(raw.env, raw.value) }
+        (unsafe { convert::to_json(raw.env, raw.value) }, None)
     }
 }
 
@@ -110,8 +128,10 @@ pub struct Head {
     pub latency_ms: Option<f64>,
 }
 
-/// Builds the event. `messages`, when given, is hashed by core into
-/// `prompt_hash` here, before anything is redacted.
+/// Builds the event (`messages` travels in the options, for core). With `defer`, payloads
+/// that arrived as trustworthy JSON text stay text in the returned options,
+/// for core's worker to parse; without it everything is parsed now.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     default_agent: &str,
     head: Head,
@@ -120,7 +140,8 @@ pub fn build(
     attrs: Payload<'_>,
     messages: Payload<'_>,
     extra: Option<EventExtra>,
-) -> sealtrail_core::Result<Event> {
+    defer: bool,
+) -> sealtrail_core::Result<(Event, RecordOptions)> {
     let kind: EventType = head.kind.parse()?;
     let mut e = Event::new(kind, default_agent);
     e.name = head.name;
@@ -129,20 +150,25 @@ pub fn build(
     e.actor_id = head.actor_id;
     e.session_id = head.session_id;
     e.latency_ms = count("latency_ms", head.latency_ms)?;
-    e.inputs = inputs.into_value();
-    e.outputs = outputs.into_value();
-    if let Some(m) = messages.into_value() {
-        e.prompt_hash = Some(sealtrail_core::hash::prompt_hash(&m));
+    let mut opts = RecordOptions::default();
+    if defer {
+        (e.inputs, opts.inputs_json) = inputs.split();
+        (e.outputs, opts.outputs_json) = outputs.split();
+        let (a, text) = attrs.split();
+        e.attrs = a.and_then(attrs_from);
+        opts.attrs_json = text;
+    } else {
+        e.inputs = inputs.into_value();
+        e.outputs = outputs.into_value();
+        e.attrs = attrs.into_value().and_then(attrs_from);
     }
-    match attrs.into_value() {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(m)) => e.attrs = Some(m),
-        Some(other) => {
-            let mut m = serde_json::Map::new();
-            m.insert("value".into(), other);
-            e.attrs = Some(m);
-        }
-    }
+    // The prompt goes to core as it came: the worker hashes it before
+    // redaction and stores it as the client's `prompt_storage` says.
+    opts.messages = match messages.split() {
+        (_, Some(text)) => Some(RecordPayload::Json(text)),
+        (Some(v), None) => Some(RecordPayload::Value(v)),
+        (None, None) => None,
+    };
     if let Some(x) = extra {
         if let Some(id) = x.id {
             e.id = id.parse::<EventId>()?;
@@ -189,5 +215,5 @@ pub fn build(
     if e.trace_id.is_none() {
         e.trace_id = Some(e.id.to_string());
     }
-    Ok(e)
+    Ok((e, opts))
 }

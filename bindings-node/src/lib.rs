@@ -105,6 +105,15 @@ pub fn seal_event(
         payload(None, attrs),
         payload(None, messages),
         extra,
+        false,
+    )
+    .map_err(to_napi)?;
+    // The finished event core's worker would hash (prompt_storage default).
+    let e = sealtrail_core::client::record::finish_unredacted(
+        e.0,
+        e.1,
+        &limits,
+        sealtrail_core::client::PromptStorage::None,
     )
     .map_err(to_napi)?;
     e.validate(&limits).map_err(to_napi)?;
@@ -155,9 +164,10 @@ pub fn dry_record(
         payload(attrs_json, attrs),
         payload(messages_json, messages),
         extra,
+        true,
     )
     .ok()
-    .map(|e| std::hint::black_box(e).id.to_string())
+    .map(|(e, o)| std::hint::black_box((e, o)).0.id.to_string())
 }
 
 /// Redacts a value with core's redactor (default rules) and returns
@@ -180,4 +190,18 @@ pub fn redact(json: Option<String>, value: Option<Unknown>) -> Result<serde_json
     let mut report = PiiReport::new();
     r.redact_value(&mut v, &mut report);
     Ok(serde_json::json!({ "value": v, "pii": report.counts() }))
+}
+
+/// Checks a per-tool redaction override (`wrapTool(…, { redact })`) when the
+/// tool is wrapped, so a typo shows there rather than as dropped events.
+#[napi(catch_unwind)]
+pub fn check_redact_override(spec: String) -> Result<()> {
+    sealtrail_core::redact::RedactConfig::default()
+        .apply_override(&spec)
+        .map_err(|e| {
+            to_napi(sealtrail_core::Error::new(
+                sealtrail_core::ErrorKind::Config,
+                e.to_string(),
+            ))
+        })
 }

@@ -10,35 +10,18 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use sealtrail_core::client::{Client as CoreClient, ClientConfig, Destination};
+use std::sync::Arc;
+
+use sealtrail_core::client::record::finish_unredacted;
+use sealtrail_core::client::{
+    Client as CoreClient, ClientConfig, Destination, Payload, PromptStorage, RecordOptions,
+};
 use sealtrail_core::{Error, ErrorKind, Event, EventType};
 use serde_json::{Map, Value};
 
 use crate::convert;
 use crate::errors::{to_py, IntoPyErr};
 use crate::event::{self, Ctx, Fields};
-
-/// What `record_model_call` keeps of the messages besides their hash.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PromptStorage {
-    None,
-    Redacted,
-    Full,
-}
-
-impl PromptStorage {
-    fn parse(s: &str) -> PyResult<Self> {
-        match s {
-            "none" => Ok(PromptStorage::None),
-            "redacted" => Ok(PromptStorage::Redacted),
-            "full" => Ok(PromptStorage::Full),
-            _ => Err(to_py(Error::new(
-                ErrorKind::Config,
-                format!("prompt_storage {s:?}: expected \"none\", \"redacted\" or \"full\""),
-            ))),
-        }
-    }
-}
 
 /// Where events go: core's client pipeline, or (`init(capture=True)`) a
 /// list in this process, unredacted and unsealed, for the agent's own tests.
@@ -48,14 +31,17 @@ enum Sink {
 }
 
 impl Sink {
-    fn record(&self, e: Event) {
+    fn record(&self, e: Event, opts: RecordOptions, storage: PromptStorage) {
         match self {
             // A refused event (queue full, closed) is counted by core.
             Sink::Core(c) => {
-                c.record(e);
+                c.record_with(e, opts);
             }
             Sink::Memory(v) => {
-                if let Ok(mut v) = v.lock() {
+                // Captured as core's worker would see it before redaction.
+                let limits = sealtrail_core::Limits::default();
+                if let (Ok(e), Ok(mut v)) = (finish_unredacted(e, opts, &limits, storage), v.lock())
+                {
                     v.push(e);
                 }
             }
@@ -94,7 +80,9 @@ pub struct ToolSpec {
     capture_args: bool,
     capture_result: bool,
     side_effect: bool,
-    redact: Option<Value>,
+    /// Core's redaction override for this tool's events (checked when the
+    /// tool is decorated; shared, not copied, by every event).
+    redact: Option<Arc<str>>,
 }
 
 #[pymethods]
@@ -112,8 +100,21 @@ impl ToolSpec {
         capture_result: bool,
         side_effect: bool,
         redact: Option<Bound<'_, PyAny>>,
-    ) -> Self {
-        ToolSpec {
+    ) -> PyResult<Self> {
+        let redact: Option<Arc<str>> = match redact {
+            None => None,
+            Some(r) if r.is_none() => None,
+            Some(r) => Some(match r.cast::<PyString>() {
+                Ok(s) => s.to_cow()?.into(),
+                Err(_) => sealtrail_core::jcs::to_string(&convert::to_value(&r)).into(),
+            }),
+        };
+        if let Some(spec) = &redact {
+            sealtrail_core::redact::RedactConfig::default()
+                .apply_override(spec)
+                .map_err(|e| to_py(Error::new(ErrorKind::Config, e.to_string())))?;
+        }
+        Ok(ToolSpec {
             name,
             names: params,
             varargs,
@@ -121,8 +122,8 @@ impl ToolSpec {
             capture_args,
             capture_result,
             side_effect,
-            redact: redact.map(|r| convert::to_value(&r)),
-        }
+            redact,
+        })
     }
 
     #[getter]
@@ -130,10 +131,11 @@ impl ToolSpec {
         &self.name
     }
 
-    /// The per-tool redaction overrides, as JSON.
+    /// The per-tool redaction override as core reads it (a mode spec, or
+    /// settings by name as JSON).
     #[getter]
     fn redact(&self) -> Option<String> {
-        self.redact.as_ref().map(sealtrail_core::jcs::to_string)
+        self.redact.as_deref().map(str::to_owned)
     }
 
     #[getter]
@@ -142,9 +144,20 @@ impl ToolSpec {
     }
 }
 
+impl ToolSpec {
+    fn options(&self) -> RecordOptions {
+        RecordOptions {
+            redact: self.redact.clone(),
+            ..RecordOptions::default()
+        }
+    }
+}
+
 #[pyclass(frozen, module = "sealtrail._native", name = "Client")]
 pub struct PyClient {
     agent_id: String,
+    /// Core's setting, kept for in-memory capture (core's worker applies it
+    /// to recorded events).
     prompt_storage: PromptStorage,
     sink: ManuallyDrop<Sink>,
     /// Set in a forked child: the worker thread is not there, so the
@@ -215,15 +228,14 @@ impl PyClient {
         prompt_storage: Option<String>,
         options: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let prompt_storage =
-            match prompt_storage.or_else(|| std::env::var("SEALTRAIL_PROMPT_STORAGE").ok()) {
-                Some(s) => PromptStorage::parse(&s)?,
-                None => PromptStorage::Redacted,
-            };
+        let mut cfg = ClientConfig::from_env().py_err()?;
+        if let Some(p) = &prompt_storage {
+            cfg.set("prompt_storage", p).py_err()?;
+        }
+        let prompt_storage = cfg.prompt_storage;
         let sink = if capture {
             Sink::Memory(Mutex::new(Vec::new()))
         } else {
-            let mut cfg = ClientConfig::from_env().py_err()?;
             if let Some(a) = &agent_id {
                 cfg.set("agent_id", a).py_err()?;
             }
@@ -312,7 +324,8 @@ impl PyClient {
         };
         let e = event::build(kind, &self.agent_id, &ctx.unwrap_or_default(), f)?;
         let id = e.id.to_string();
-        self.sink.record(e);
+        self.sink
+            .record(e, RecordOptions::default(), self.prompt_storage);
         Ok(id)
     }
 
@@ -333,30 +346,35 @@ impl PyClient {
         latency_ms: Option<u64>,
         attrs: Option<Bound<'py, PyAny>>,
     ) -> PyResult<String> {
-        let py = messages.py();
+        // Core hashes the messages before redaction and keeps them as its
+        // `prompt_storage` says; the binding only converts them.
         let msgs = convert::to_value(&messages);
-        let hash = sealtrail_core::hash::prompt_hash(&msgs);
-        let inputs = PyDict::new(py);
-        if self.prompt_storage != PromptStorage::None {
-            inputs.set_item("messages", &messages)?;
-        }
-        if let Some(p) = &params {
-            inputs.set_item("params", p)?;
-        }
+        let inputs = match &params {
+            Some(p) => {
+                let d = PyDict::new(messages.py());
+                d.set_item("params", p)?;
+                Some(d.into_any())
+            }
+            None => None,
+        };
         let f = Fields {
             name: Some(model),
-            inputs: (!inputs.is_empty()).then(|| inputs.into_any()),
+            inputs,
             outputs,
             tokens,
             cost_usd,
             latency_ms,
-            prompt_hash: Some(hash),
+            prompt_hash: None,
             attrs,
             ..Fields::default()
         };
         let e = event::build("model_call", &self.agent_id, &ctx.unwrap_or_default(), f)?;
         let id = e.id.to_string();
-        self.sink.record(e);
+        let opts = RecordOptions {
+            messages: Some(Payload::Value(msgs)),
+            ..RecordOptions::default()
+        };
+        self.sink.record(e, opts, self.prompt_storage);
         Ok(id)
     }
 
@@ -391,7 +409,7 @@ impl PyClient {
         }
         let id = e.id.to_string();
         let trace = e.trace_id.clone().unwrap_or_else(|| id.clone());
-        self.sink.record(e);
+        self.sink.record(e, s.options(), self.prompt_storage);
         ctx_tuple(py, &ctx, &trace, &id)
     }
 
@@ -416,7 +434,7 @@ impl PyClient {
             e.outputs = Some(convert::to_value(result));
         }
         e.latency_ms = Some(latency_ns / 1_000_000);
-        self.sink.record(e);
+        self.sink.record(e, s.options(), self.prompt_storage);
     }
 
     /// Records `error` for the call whose body ran in `child`.
@@ -435,7 +453,7 @@ impl PyClient {
         let mut e = event::after_call(EventType::Error, &self.agent_id, &s.name, &child, call_id);
         e.error = Some(event::error_info(exc_type, message, stack));
         e.latency_ms = Some(latency_ns / 1_000_000);
-        self.sink.record(e);
+        self.sink.record(e, s.options(), self.prompt_storage);
     }
 
     /// `text` as core's redactor would store it.

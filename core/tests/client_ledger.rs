@@ -108,3 +108,96 @@ fn torn_last_ledger_line_is_cut() {
     assert!(rep.ok(), "{rep:?}");
     assert_eq!(rep.chains[0].head_seq, 11);
 }
+
+#[test]
+fn deferred_json_is_parsed_on_the_worker_and_bad_text_is_counted() {
+    use sealtrail_core::client::RecordOptions;
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    let ok = RecordOptions {
+        inputs_json: Some(r#"[{"to":"jane.doe@example.com","n":1}]"#.into()),
+        outputs_json: Some("\"done\"".into()),
+        attrs_json: Some(r#"{"k":"v"}"#.into()),
+        ..Default::default()
+    };
+    assert!(c.record_with(Event::new(EventType::ToolCall, "a"), ok));
+    let bad = RecordOptions {
+        inputs_json: Some("[1,".into()),
+        ..Default::default()
+    };
+    // Queued (no parsing on the caller's thread), refused by the worker.
+    assert!(c.record_with(Event::new(EventType::ToolCall, "a"), bad));
+    let r = c.shutdown(Duration::from_secs(10));
+    assert_eq!(r.ledger_written, 1);
+    let m = c.metrics();
+    assert_eq!((m.invalid, m.dropped), (1, 1));
+    assert!(m.last_error.unwrap().contains("inputs:"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#""n":1"#), "{text}");
+    assert!(text.contains(r#""k":"v""#), "{text}");
+    assert!(!text.contains("jane.doe"), "redacted after parsing: {text}");
+    assert!(verify_ledger(&path).unwrap().ok());
+}
+
+#[test]
+fn per_call_redaction_overrides_and_full_prompt_storage() {
+    use sealtrail_core::client::{Payload, PromptStorage, RecordOptions};
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let cfg = ClientConfig {
+        ledger_path: path.clone(),
+        linger: Duration::from_millis(10),
+        prompt_storage: PromptStorage::Full,
+        ..ClientConfig::default()
+    };
+    let c = Client::new(cfg).unwrap();
+    let spec: std::sync::Arc<str> = r#"{"mode":"email=off","sensitive_keys":["pin"]}"#.into();
+    for i in 0..3 {
+        let mut e = Event::new(EventType::ToolCall, "a");
+        e.name = Some(format!("t{i}"));
+        let opts = RecordOptions {
+            inputs_json: Some(r#"{"to":"keep.me@example.com","pin":"1234"}"#.into()),
+            redact: Some(spec.clone()),
+            ..Default::default()
+        };
+        c.record_with(e, opts);
+    }
+    // Without the override: the default rules.
+    let mut plain = Event::new(EventType::ToolCall, "a");
+    plain.inputs = Some(serde_json::json!({"to": "gone@example.com", "pin": "5678"}));
+    c.record(plain);
+    // A bad override drops the event, counted.
+    c.record_with(
+        Event::new(EventType::ToolCall, "a"),
+        RecordOptions {
+            redact: Some("email=sparkle".into()),
+            ..Default::default()
+        },
+    );
+    // full: the prompt is stored as given, the rest still redacted.
+    let mut mc = Event::new(EventType::ModelCall, "a");
+    mc.inputs = Some(serde_json::json!({"params": {"note": "cc boss@example.com"}}));
+    let msgs = serde_json::json!([{"role": "user", "content": "mail raw@example.com"}]);
+    c.record_with(
+        mc,
+        RecordOptions {
+            messages: Some(Payload::Value(msgs.clone())),
+            ..Default::default()
+        },
+    );
+    c.shutdown(Duration::from_secs(10));
+    let m = c.metrics();
+    assert_eq!((m.ledger_written, m.invalid), (5, 1), "{m:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches("keep.me@example.com").count(), 3, "{text}");
+    // "pin" is masked only where the override adds it.
+    assert!(!text.contains("1234") && text.contains("5678"), "{text}");
+    assert!(!text.contains("gone@example.com"), "{text}");
+    assert!(text.contains("raw@example.com"), "{text}");
+    assert!(!text.contains("boss@example.com"), "{text}");
+    assert!(text.contains(&sealtrail_core::hash::prompt_hash(&msgs)));
+    assert!(verify_ledger(&path).unwrap().ok());
+}

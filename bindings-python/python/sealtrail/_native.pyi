@@ -1,7 +1,7 @@
 """Type stubs of the native module ``sealtrail._native`` (Rust, pyo3).
 Users import ``sealtrail``; this module is private."""
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Union, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 Ctx = Tuple[Optional[str], Optional[str], Optional[str], Optional[str]]
 
@@ -50,7 +50,7 @@ class ToolSpec:
         capture_args: bool = True,
         capture_result: bool = True,
         side_effect: bool = False,
-        redact: Optional[Mapping[str, Any]] = None,
+        redact: Union[str, Mapping[str, Any], None] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

@@ -13,7 +13,7 @@ import functools
 import inspect
 import traceback
 from time import perf_counter_ns
-from typing import Any, Callable, Dict, Optional, TypeVar, overload
+from typing import Any, Callable, Dict, Optional, TypeVar, Union, overload
 
 from sealtrail import _native, _state
 from sealtrail._context import _CTX
@@ -25,7 +25,7 @@ _KINDS_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITI
 
 def _spec_for(fn: Callable[..., Any], name: Optional[str], side_effect: bool,
               capture_args: bool, capture_result: bool,
-              redact: Optional[Dict[str, Any]]) -> _native.ToolSpec:
+              redact: Union[str, Dict[str, Any], None]) -> _native.ToolSpec:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):  # builtins without a signature
@@ -121,12 +121,12 @@ def tool(fn: F) -> F: ...
 @overload
 def tool(fn: None = None, *, name: Optional[str] = None, side_effect: bool = False,
          capture_args: bool = True, capture_result: bool = True,
-         redact: Optional[Dict[str, Any]] = None) -> Callable[[F], F]: ...
+         redact: Union[str, Dict[str, Any], None] = None) -> Callable[[F], F]: ...
 
 
 def tool(fn: Any = None, *, name: Optional[str] = None, side_effect: bool = False,
          capture_args: bool = True, capture_result: bool = True,
-         redact: Optional[Dict[str, Any]] = None) -> Any:
+         redact: Union[str, Dict[str, Any], None] = None) -> Any:
     """Audits every call of a tool function.
 
     Records ``tool_call`` (arguments by parameter name, ``self``/``cls``
@@ -143,8 +143,11 @@ def tool(fn: Any = None, *, name: Optional[str] = None, side_effect: bool = Fals
             with ``sealtrail.record_decision`` for approvals.
         capture_args / capture_result: set False to record that the call
             happened without its arguments or result.
-        redact: per-tool redaction overrides, passed to core's redactor
-            (see ``sealtrail.init(redact=...)``).
+        redact: per-tool redaction override, applied by core on top of the
+            client's settings: a mode spec (``"email=off"``) or settings by
+            name (``{"mode": "email=partial", "extra": ["order_ref"], "ip": True}``;
+            ``extra`` keys are masked whole). Checked here: a bad one raises
+            ``ConfigError``.
 
     Example::
 

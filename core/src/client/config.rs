@@ -12,6 +12,35 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::Limits;
 use crate::redact::RedactConfig;
 
+/// What a `model_call` keeps of its prompt messages besides `prompt_hash`
+/// (which is always taken from the messages as given, before redaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptStorage {
+    /// Only the hash.
+    None,
+    /// Default. The messages under `inputs.messages`, redacted like every
+    /// other payload.
+    #[default]
+    Redacted,
+    /// The messages under `inputs.messages` exactly as given: the rest of
+    /// the event is still redacted.
+    Full,
+}
+
+impl FromStr for PromptStorage {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(PromptStorage::None),
+            "redacted" => Ok(PromptStorage::Redacted),
+            "full" => Ok(PromptStorage::Full),
+            _ => Err(config_err(format!(
+                "prompt_storage = {s:?}: expected none, redacted or full"
+            ))),
+        }
+    }
+}
+
 /// What `record()` does when the in-memory queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverflowPolicy {
@@ -175,6 +204,10 @@ pub struct ClientConfig {
     /// `SEALTRAIL_REDACT_RULES` (custom rules `name=regex`, one per line).
     /// Default: every type on, as placeholders.
     pub redact: RedactConfig,
+    /// `SEALTRAIL_PROMPT_STORAGE`: what a `model_call` keeps of its prompt
+    /// messages besides their hash: `none`, `redacted` (default) or `full`
+    /// (stored unredacted; everything else in the event is still redacted).
+    pub prompt_storage: PromptStorage,
 }
 
 impl Default for ClientConfig {
@@ -202,6 +235,7 @@ impl Default for ClientConfig {
             shutdown_timeout: Duration::from_secs(5),
             limits: Limits::default(),
             redact: RedactConfig::default(),
+            prompt_storage: PromptStorage::Redacted,
         }
     }
 }
@@ -236,6 +270,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "redact_key",
     "redact_sensitive_keys",
     "redact_rules",
+    "prompt_storage",
 ];
 
 fn config_err(msg: impl Into<String>) -> Error {
@@ -330,6 +365,7 @@ impl ClientConfig {
             "shutdown_timeout_ms" => self.shutdown_timeout = ms(value)?,
             "max_event_bytes" => self.limits.max_event_bytes = parse_u64(key, value)? as usize,
             "max_depth" => self.limits.max_depth = parse_u64(key, value)? as usize,
+            "prompt_storage" => self.prompt_storage = value.parse()?,
             k if k.starts_with("redact_") => self
                 .redact
                 .set(k, value)

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod record;
 pub mod redaction;
 pub mod spool;
 pub mod transport;
@@ -30,15 +31,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-pub use config::{ClientConfig, Compression, OverflowPolicy, CONFIG_KEYS};
+pub use config::{ClientConfig, Compression, OverflowPolicy, PromptStorage, CONFIG_KEYS};
 pub use ledger::{
     import, import_with, verify_ledger, ImportOptions, ImportReport, LedgerChain, LedgerReport,
     LedgerWriter,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use record::{Payload, RecordOptions};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
+use record::Queued;
 use worker::{Ctrl, Remote, Sink, Worker};
 
 /// Redaction hook applied by the worker to every event before it is
@@ -91,7 +94,7 @@ pub struct DeliveryReport {
 /// The client. Cheap to share (`&self` everywhere, `Send + Sync`); wrap it
 /// in an `Arc` to use it from several threads.
 pub struct Client {
-    tx: mpsc::Sender<Box<Event>>,
+    tx: mpsc::Sender<Box<Queued>>,
     ctrl: mpsc::UnboundedSender<Ctrl>,
     metrics: Arc<Metrics>,
     overflow: OverflowPolicy,
@@ -220,11 +223,18 @@ impl Client {
     /// was dropped (queue full, or the client is shut down), which is
     /// counted and logged.
     pub fn record(&self, event: Event) -> bool {
+        self.record_with(event, RecordOptions::default())
+    }
+
+    /// [`Client::record`] with parts the worker finishes off the caller's
+    /// thread (JSON text parsed there, with the same limits; a payload that
+    /// does not parse is dropped and counted as invalid, never an error here).
+    pub fn record_with(&self, event: Event, opts: RecordOptions) -> bool {
         if self.closed.load(Relaxed) {
             Metrics::add(&self.metrics.dropped, 1);
             return false;
         }
-        let mut ev = Box::new(event);
+        let mut ev = Box::new(Queued { event, opts });
         let mut deadline: Option<Instant> = None;
         let mut spins = 0u32;
         loop {

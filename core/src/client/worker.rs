@@ -5,7 +5,7 @@
 //! cannot take now go to the disk spool and are replayed in order; with no
 //! endpoint they go to the local ledger. Nothing unredacted leaves here.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -19,12 +19,15 @@ use tokio::time::sleep_until;
 use super::config::{ClientConfig, OverflowPolicy};
 use super::ledger::LedgerWriter;
 use super::metrics::Metrics;
+use super::record::Queued;
+use super::redaction::redactor_for;
 use super::spool::{Append, Spool};
 use super::transport::{Outcome, Transport};
 use super::wire::{BodyBuilder, IngestResponse};
 use super::EventRedactor;
 use crate::event::Event;
 use crate::hash::{sha256, Hash};
+use crate::redact::Redactor;
 
 /// Control messages, on their own unbounded channel so that a full event
 /// queue never holds up a flush or a shutdown.
@@ -125,7 +128,7 @@ struct Waiter {
 enum Wake {
     Ctrl(Option<Ctrl>),
     Sent(Outcome),
-    Event(Option<Box<Event>>),
+    Event(Option<Box<Queued>>),
     Linger,
     Backoff,
     Deadline,
@@ -135,7 +138,7 @@ pub(crate) struct Worker {
     cfg: ClientConfig,
     metrics: Arc<Metrics>,
     redactor: Arc<dyn EventRedactor>,
-    rx: mpsc::Receiver<Box<Event>>,
+    rx: mpsc::Receiver<Box<Queued>>,
     ctrl: mpsc::UnboundedReceiver<Ctrl>,
     sink: Sink,
     body: BodyBuilder,
@@ -147,7 +150,12 @@ pub(crate) struct Worker {
     high_water: usize,
     ctrl_open: bool,
     open_invalid: u64,
+    overrides: HashMap<Arc<str>, Result<Arc<Redactor>, String>>,
 }
+
+/// Distinct per-call redaction overrides kept compiled (tools × specs is
+/// small; past this, extra specs are compiled per event rather than grown).
+const MAX_OVERRIDES: usize = 256;
 
 const T: &str = "sealtrail::worker";
 
@@ -159,7 +167,7 @@ impl Worker {
         cfg: ClientConfig,
         metrics: Arc<Metrics>,
         redactor: Arc<dyn EventRedactor>,
-        rx: mpsc::Receiver<Box<Event>>,
+        rx: mpsc::Receiver<Box<Queued>>,
         ctrl: mpsc::UnboundedReceiver<Ctrl>,
         sink: Sink,
     ) -> Self {
@@ -180,6 +188,7 @@ impl Worker {
             high_water,
             ctrl_open: true,
             open_invalid: 0,
+            overrides: HashMap::new(),
         }
     }
 
@@ -296,10 +305,26 @@ impl Worker {
     }
 
     /// Redact, validate, canonicalise, hash, append to the open batch.
-    fn process(&mut self, mut ev: Box<Event>) {
+    fn process(&mut self, mut q: Box<Queued>) {
+        let limits = self.cfg.limits;
+        let raw_messages = match q.resolve(&limits, self.cfg.prompt_storage) {
+            Ok(m) => m,
+            Err(e) => return self.invalid(&q.event, &e.to_string()),
+        };
+        let special = match q.opts.redact.take() {
+            None => None,
+            Some(spec) => match self.override_redactor(spec) {
+                Ok(r) => Some(r),
+                Err(e) => return self.invalid(&q.event, &e),
+            },
+        };
+        let ev = &mut q.event;
         let m = &self.metrics;
-        let redactor = &self.redactor;
-        if catch_unwind(AssertUnwindSafe(|| redactor.redact(&mut ev))).is_err() {
+        let redactor: &dyn EventRedactor = match &special {
+            Some(r) => &**r,
+            None => &*self.redactor,
+        };
+        if catch_unwind(AssertUnwindSafe(|| redactor.redact(ev))).is_err() {
             // Never ship what could not be redacted.
             Metrics::add(&m.invalid, 1);
             Metrics::add(&m.dropped, 1);
@@ -311,10 +336,13 @@ impl Worker {
             self.settle_invalid(1);
             return;
         }
-        let limits = self.cfg.limits;
+        if let Some(msgs) = raw_messages {
+            // prompt_storage = full: stored as given, after the rest is redacted.
+            super::record::store_messages(ev, msgs);
+        }
         let canonical = match ev.validate(&limits) {
             Ok(()) => ev.canonical_bytes(),
-            Err(e) => return self.invalid(&ev, &e.to_string()),
+            Err(e) => return self.invalid(&q.event, &e.to_string()),
         };
         if canonical.len() > limits.max_event_bytes {
             let msg = format!(
@@ -322,9 +350,10 @@ impl Worker {
                 canonical.len(),
                 limits.max_event_bytes
             );
-            return self.invalid(&ev, &msg);
+            return self.invalid(&q.event, &msg);
         }
         let hash = sha256(&canonical);
+        let ev = &mut q.event;
         match &self.sink {
             Sink::Ledger(_) => self.sealed.push(Sealed {
                 agent: std::mem::take(&mut ev.agent_id),
@@ -345,6 +374,24 @@ impl Worker {
         if self.pending as usize >= self.cfg.batch_size {
             self.seal_batch();
         }
+    }
+
+    /// The redactor for a per-call override, compiled once per distinct spec.
+    fn override_redactor(&mut self, spec: Arc<str>) -> Result<Arc<Redactor>, String> {
+        if let Some(r) = self.overrides.get(&spec) {
+            return r.clone();
+        }
+        let mut cfg = self.cfg.clone();
+        let r = cfg
+            .redact
+            .apply_override(&spec)
+            .map_err(|e| e.to_string())
+            .and_then(|()| redactor_for(&cfg).map_err(|e| e.to_string()))
+            .map_err(|e| format!("redaction override {spec:?}: {e}"));
+        if self.overrides.len() < MAX_OVERRIDES {
+            self.overrides.insert(spec, r.clone());
+        }
+        r
     }
 
     fn invalid(&mut self, ev: &Event, why: &str) {

@@ -298,6 +298,58 @@ impl RedactConfig {
         Ok(())
     }
 
+    /// Applies a per-call override (a tool's `redact=` option) on top of
+    /// this configuration. `spec` is either a mode spec (`"email=off"`,
+    /// also as a JSON string) or a JSON object of settings by name, with or
+    /// without the `redact_` prefix (`extra`/`keys` mean `sensitive_keys`): `{"mode": "email=off,card=partial",
+    /// "sensitive_keys": ["pin", "dob"], "ip": true, "rules": ["ticket=T-\\d+"]}`.
+    /// Lists are joined as [`RedactConfig::set`] expects (keys by commas,
+    /// rules by lines); the HMAC key cannot be overridden per call.
+    pub fn apply_override(&mut self, spec: &str) -> Result<(), RedactError> {
+        let bad = |m: String| RedactError::InvalidSetting(format!("redaction override: {m}"));
+        let v: Value = match serde_json::from_str(spec) {
+            Ok(v) => v,
+            Err(_) => return self.apply_mode_spec(spec),
+        };
+        let obj = match v {
+            Value::String(s) => return self.apply_mode_spec(&s),
+            Value::Null => return Ok(()),
+            Value::Object(o) => o,
+            other => {
+                return Err(bad(format!(
+                    "expected a mode spec or an object, got {other}"
+                )))
+            }
+        };
+        for (k, v) in obj {
+            let key = match k.as_str() {
+                // "extra keys to mask" reads naturally at a decorator.
+                "extra" | "keys" => "redact_sensitive_keys".to_string(),
+                _ if k.starts_with("redact_") => k.clone(),
+                _ => format!("redact_{k}"),
+            };
+            if key == "redact_key" {
+                return Err(bad("the HMAC key is per deployment, not per call".into()));
+            }
+            let sep = if key == "redact_rules" { "\n" } else { "," };
+            let text = match v {
+                Value::String(s) => s,
+                Value::Bool(b) => b.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|x| match x {
+                        Value::String(s) => Ok(s.clone()),
+                        other => Err(bad(format!("{k}: list items must be strings, got {other}"))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(sep),
+                other => return Err(bad(format!("{k}: unsupported value {other}"))),
+            };
+            self.set(&key, &text)?;
+        }
+        Ok(())
+    }
+
     /// Reads `SEALTRAIL_REDACT_{MODE,IP,KEY,SENSITIVE_KEYS,RULES}` through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), RedactError> {
         for key in REDACT_SETTINGS {
