@@ -109,3 +109,36 @@ def test_exit_with_server_away_spools(tmp_path):
                timeout=60)
     assert p.returncode == 0, p.stderr
     assert spool.exists() and any(spool.iterdir()), "queued events were neither delivered nor spooled"
+
+
+def test_fork_with_the_ledger_never_interleaves_two_writers(tmp_path):
+    """A forked child writes its own ledger file beside the parent's; both verify."""
+    ledger = tmp_path / "ledger.jsonl"
+    sealtrail.init(agent_id="fork-ledger", ledger_path=str(ledger))
+    try:
+        @sealtrail.tool
+        def f(x):
+            return x
+
+        f(1)
+        sealtrail.flush(5)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for i in range(20):
+                    f(100 + i)
+                sealtrail.shutdown(5)
+            finally:
+                os._exit(0)
+        for i in range(20):
+            f(200 + i)
+        os.waitpid(pid, 0)
+        sealtrail.flush(5)
+    finally:
+        sealtrail.shutdown(5)
+    child_file = tmp_path / f"ledger.{pid}.jsonl"
+    assert child_file.exists(), sorted(p.name for p in tmp_path.iterdir())
+    parent = sealtrail.verify_ledger(str(ledger))
+    child = sealtrail.verify_ledger(str(child_file))
+    assert parent["ok"] and child["ok"], (parent, child)
+    assert parent["lines"] == 42 and child["lines"] == 40, (parent["lines"], child["lines"])

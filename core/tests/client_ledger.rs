@@ -201,3 +201,48 @@ fn per_call_redaction_overrides_and_full_prompt_storage() {
     assert!(text.contains(&sealtrail_core::hash::prompt_hash(&msgs)));
     assert!(verify_ledger(&path).unwrap().ok());
 }
+
+#[test]
+fn a_second_writer_never_shares_the_ledger_file() {
+    use sealtrail_core::client::ledger::LedgerWriter;
+    use sealtrail_core::event::{Event, EventType, Limits};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let (mut a, _) = LedgerWriter::open(&path, false).unwrap();
+    // Another open of the same file (as a forked child or a second process
+    // would do) is given a file of its own instead of interleaving.
+    let (mut b, _) = LedgerWriter::open(&path, false).unwrap();
+    assert_eq!(a.path(), path.as_path());
+    assert_ne!(b.path(), a.path());
+    assert!(b
+        .path()
+        .to_string_lossy()
+        .ends_with(&format!(".{}.jsonl", std::process::id())));
+    for w in [&mut a, &mut b] {
+        let sealed: Vec<_> = (0..3)
+            .map(|i| {
+                let mut e = Event::new(EventType::Custom, "agent");
+                e.name = Some(format!("n{i}"));
+                e.seal(&Limits::default()).unwrap()
+            })
+            .collect();
+        let canon: Vec<Vec<u8>> = sealed.iter().map(|s| s.event.canonical_bytes()).collect();
+        w.append(
+            sealed
+                .iter()
+                .zip(&canon)
+                .map(|(s, c)| ("agent", c.as_slice(), &s.content_hash)),
+        )
+        .unwrap();
+    }
+    let (pa, pb) = (a.path().to_path_buf(), b.path().to_path_buf());
+    drop((a, b));
+    for p in [pa, pb] {
+        let r = verify_ledger(&p).unwrap();
+        assert!(r.ok(), "{p:?}: {r:?}");
+        assert_eq!(r.chains[0].count, 3);
+    }
+    // Once the first writer is gone, the file is free again.
+    let (c, _) = LedgerWriter::open(&path, false).unwrap();
+    assert_eq!(c.path(), path.as_path());
+}

@@ -55,21 +55,61 @@ pub struct LedgerWriter {
     buf: Vec<u8>,
 }
 
+fn open_rw(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io_err("open ledger", path, e))
+}
+
+/// Opens `path` with an exclusive lock, or, when another writer holds it, a
+/// sibling file named after this process.
+fn open_locked(path: &Path) -> Result<(File, PathBuf)> {
+    let file = open_rw(path)?;
+    match file.try_lock() {
+        Ok(()) => return Ok((file, path.to_path_buf())),
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock ledger", path, e)),
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sealtrail-ledger".into());
+    let alt = path.with_file_name(format!("{stem}.{}.jsonl", std::process::id()));
+    tracing::warn!(target: "sealtrail::ledger", path = %path.display(), using = %alt.display(),
+        "ledger is being written by another process; writing this process's events beside it");
+    let file = open_rw(&alt)?;
+    file.try_lock().map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "ledger {} is locked by another writer too: {e}",
+                alt.display()
+            ),
+        )
+    })?;
+    Ok((file, alt))
+}
+
 impl LedgerWriter {
     /// Opens (creating) a ledger and resumes every chain's head. A torn last
     /// line (a crash mid-write) is cut off and its length returned; any
     /// other unreadable line is an error (run `sealtrail verify --ledger`).
+    ///
+    /// One writer per file: the file is locked (`flock`) while open. When
+    /// another process already writes it (a forked child of the writer, a
+    /// second agent process with the same settings), this writer uses
+    /// `<name>.<pid>.jsonl` beside it instead, so two writers never
+    /// interleave half-lines or fork a chain; each file verifies on its own.
     pub fn open(path: &Path, fsync: bool) -> Result<(LedgerWriter, u64)> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io_err("create", parent, e))?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| io_err("open ledger", path, e))?;
+        let (mut file, own) = open_locked(path)?;
+        let path = own.as_path();
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| io_err("read ledger", path, e))?;
