@@ -35,6 +35,12 @@ if want vectors; then
 fi
 
 VENV="$ROOT/target/venv"
+# The bindings' end-to-end tests and the cross-language check use the real
+# server binary and the Python package in $VENV.
+export SEALTRAIL_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sealtrail"
+export PYTHON="$VENV/bin/python"
+need_server() { [ -x "$SEALTRAIL_BIN" ] || cargo build -q -p sealtrail-server --locked; }
+
 if want python; then
   step "Python package: pip install . into $VENV"
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -45,6 +51,7 @@ if want python; then
   MATURIN_PEP517_ARGS="--profile dev" "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps .
   "$VENV/bin/python" -c "import sealtrail; print('sealtrail', sealtrail.version(), 'imports')"
   if [ -d bindings-python/tests ]; then
+    need_server
     "$VENV/bin/python" -m pytest -q bindings-python/tests
   fi
 fi
@@ -55,6 +62,7 @@ if want node; then
   npm run build:debug
   node -e "const s = require('./'); console.log('sealtrail', s.version(), 'loads')"
   if [ -d bindings-node/test ]; then
+    need_server
     npm test
   fi
 fi

@@ -211,9 +211,7 @@ pub fn build(
             e.latency_ms = count("latency_ms", x.latency_ms)?;
         }
     }
-    // Outside any trace an event starts its own (as in the Python binding).
-    if e.trace_id.is_none() {
-        e.trace_id = Some(e.id.to_string());
-    }
+    // Outside any trace an event starts its own (core's rule).
+    e.start_own_trace();
     Ok((e, opts))
 }

@@ -37,15 +37,20 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Ctx {
     }
 }
 
-/// A new event of `kind` carrying the context. Outside any trace, an event
-/// starts its own: its trace id is its id.
+impl Ctx {
+    fn core(&self) -> sealtrail_core::capture::Context {
+        sealtrail_core::capture::Context {
+            actor_id: self.actor_id.clone(),
+            session_id: self.session_id.clone(),
+            trace_id: self.trace_id.clone(),
+            parent_id: self.parent_id.clone(),
+        }
+    }
+}
+
+/// A new event of `kind` carrying the context (core's rules).
 pub fn base(kind: EventType, agent_id: &str, ctx: &Ctx) -> Event {
-    let mut e = Event::new(kind, agent_id);
-    e.actor_id = ctx.actor_id.clone();
-    e.session_id = ctx.session_id.clone();
-    e.parent_id = ctx.parent_id.clone();
-    e.trace_id = Some(ctx.trace_id.clone().unwrap_or_else(|| e.id.to_string()));
-    e
+    Event::in_context(kind, agent_id, &ctx.core())
 }
 
 /// `tool_call`: inputs are the arguments by parameter name.
@@ -71,15 +76,9 @@ pub fn tool_call(
     e
 }
 
-/// `tool_result` or `error` after a `tool_call`: same trace, parent is the call.
+/// `tool_result` or `error` after a `tool_call` (core's rules).
 pub fn after_call(kind: EventType, agent_id: &str, name: &str, ctx: &Ctx, call_id: &str) -> Event {
-    let mut e = Event::new(kind, agent_id);
-    e.actor_id = ctx.actor_id.clone();
-    e.session_id = ctx.session_id.clone();
-    e.trace_id = Some(ctx.trace_id.clone().unwrap_or_else(|| call_id.to_owned()));
-    e.parent_id = Some(call_id.to_owned());
-    e.name = Some(name.to_owned());
-    e
+    Event::after_call(kind, agent_id, name, &ctx.core(), call_id)
 }
 
 pub fn error_info(kind: String, message: String, stack: Option<String>) -> ErrorInfo {

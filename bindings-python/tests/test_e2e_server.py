@@ -17,6 +17,9 @@ import sys
 import textwrap
 import urllib.request
 
+import socket
+import time
+
 import pytest
 
 from conftest import needs_core_client
@@ -34,29 +37,79 @@ if not (URL and KEY) and not (BIN and DB):
     )
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, key: str) -> bytes:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """(url, ingest key, read key): the given server, or one started from
+    the binary on DATABASE_URL (migrated, a fresh organisation, its keys)."""
+    if URL and KEY:
+        yield URL, KEY, os.environ.get("SEALTRAIL_TEST_ADMIN_KEY")
+        return
+    env = dict(os.environ, SEALTRAIL_DATABASE_URL=DB, SEALTRAIL_LOG="warn")
+    subprocess.run([BIN, "migrate"], env=env, check=True, capture_output=True, timeout=120)
+    org = f"py-e2e-{os.getpid()}-{time.time_ns()}"
+
+    def key(role: str) -> str:
+        p = subprocess.run([BIN, "keys", "create", "--org", org, "--role", role], env=env,
+                           check=True, capture_output=True, text=True, timeout=60)
+        return p.stdout.strip()
+
+    ingest, ops = key("ingest"), key("ops")
+    url = f"http://127.0.0.1:{_free_port()}"
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([BIN, "serve", "--listen", url[len("http://"):]], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/readyz", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("server did not start: " + (tmp_path / "server.log").read_text())
+                time.sleep(0.1)
+        yield url, ingest, ops
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
 @needs_core_client
-def test_events_reach_server_and_verify(tmp_path):
-    if not (URL and KEY):
-        pytest.skip("starting the server from its binary needs the server's CLI for keys, "
-                    "which has not landed; set SEALTRAIL_TEST_SERVER_URL + key")
+def test_events_reach_server_and_verify(tmp_path, server):
+    url, ingest, reader = server
     agent = f"py-e2e-{os.getpid()}"
     code = textwrap.dedent(f"""
         import sealtrail
-        sealtrail.init(endpoint={URL!r}, api_key={KEY!r}, agent_id={agent!r},
+        sealtrail.init(endpoint={url!r}, api_key={ingest!r}, agent_id={agent!r},
                        spool_dir={str(tmp_path / 'spool')!r})
         @sealtrail.tool
-        def f(x): return x
+        def f(x, email): return x
         with sealtrail.session(actor_id="u"):
-            for i in range(10): f(i)
-        r = sealtrail.flush(10)
+            for i in range(10): f(i, "jane.doe@example.com")
+        r = sealtrail.flush(30)
         assert r["delivered"] == 20, r
     """)
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    admin = os.environ.get("SEALTRAIL_TEST_ADMIN_KEY")
-    if admin:
-        req = urllib.request.Request(f"{URL}/v1/verify?agent_id={agent}",
-                                     headers={"Authorization": f"Bearer {admin}"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = json.load(resp)
-        assert body.get("ok") is True, body
+    if not reader:
+        return
+    lines = [json.loads(l) for l in _get(f"{url}/v1/chains/{agent}/verify", reader).splitlines() if l.strip()]
+    chain = next(l for l in lines if l.get("agent_id") == agent)
+    assert chain["ok"] is True and chain["count"] == 20, lines
+    stored = json.loads(_get(f"{url}/v1/events?agent_id={agent}&limit=100", reader))
+    text = json.dumps(stored)
+    assert "jane.doe@example.com" not in text, "redacted before it left the agent"
+    assert "[EMAIL]" in text

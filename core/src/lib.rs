@@ -1,6 +1,7 @@
 //! sealtrail-core: everything the agent side and the server share: the event
 //! model, RFC 8785 canonical JSON, hashing, the chain spec and its verifier.
 
+pub mod capture;
 pub mod chain;
 pub mod client;
 pub mod error;
