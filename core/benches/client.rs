@@ -134,7 +134,9 @@ fn threads_named(name: &str) -> Vec<u32> {
     dir.filter_map(|e| {
         let e = e.ok()?;
         let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        (comm.trim_end() == name).then(|| e.file_name().to_str()?.parse().ok())?
+        // The kernel keeps the first 15 bytes of a thread's name.
+        (comm.trim_end() == &name[..name.len().min(15)])
+            .then(|| e.file_name().to_str()?.parse().ok())?
     })
     .collect()
 }
@@ -170,10 +172,18 @@ fn throughput(endpoint: &str, n: usize, comp: Compression) -> (f64, Option<f64>,
     cfg.max_in_memory_batches = 1_000;
     let before = threads_named("sealtrail-worker");
     let client = Client::new(cfg).unwrap();
-    // The new client's worker: the one thread of that name not there before.
-    let worker = threads_named("sealtrail-worker")
-        .into_iter()
-        .find(|t| !before.contains(t));
+    // The new client's worker: the one thread of that name not there before
+    // (a new thread names itself once it runs, so give it a moment).
+    let mut worker = None;
+    for _ in 0..1000 {
+        worker = threads_named("sealtrail-worker")
+            .into_iter()
+            .find(|t| !before.contains(t));
+        if worker.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let events: Vec<Event> = (0..n).map(event_1k).collect();
     let cpu0 = worker.and_then(thread_cpu);
     let start = Instant::now();

@@ -47,7 +47,14 @@ fn main() {
     let rounds = if n < 10_000 { 1 } else { 5 };
     let redactor = redactor_for(&ClientConfig::default()).expect("default redaction");
     let limits = Limits::default();
-    let stages = ["redact", "validate", "canonicalise", "sha256", "body push + free canonical", "drop event"];
+    let stages = [
+        "redact",
+        "validate",
+        "canonicalise",
+        "sha256",
+        "body push + free canonical",
+        "drop event",
+    ];
     let mut best = [f64::MAX; 6];
     for _ in 0..rounds {
         let mut evs: Vec<Event> = (0..n).map(event_1k).collect();
