@@ -565,8 +565,9 @@ impl Redactor {
         let b = text.as_bytes();
         // One cheap pass first: most strings of an event can hold nothing,
         // and the detectors' fixed cost per string is what dominates then.
-        let f = scan::features(b);
-        if self.secrets.may_match(b.len(), f.assign) {
+        let secrets_regardless = self.secrets.may_match(b.len(), false);
+        let f = scan::features(b, self.scan_opts.ip || !secrets_regardless);
+        if secrets_regardless || self.secrets.may_match(b.len(), f.assign) {
             self.secrets.scan(b, out);
         }
         if f.digit || f.at {

@@ -194,9 +194,10 @@ pub(crate) struct Features {
     pub assign: bool,
 }
 
-/// [`Features`] of `b`, 64 bytes per step in a loop the compiler vectorises;
-/// it stops early once everything has been seen.
-pub(crate) fn features(b: &[u8]) -> Features {
+/// [`Features`] of `b`, 64 bytes per step in a loop the compiler vectorises.
+/// It stops as soon as a digit is seen (every detector will run) and, if
+/// `want_assign`, a `:` or `=` too; `at` is then left unknown (false).
+pub(crate) fn features(b: &[u8], want_assign: bool) -> Features {
     let mut f = Features::default();
     for chunk in b.chunks(64) {
         let (mut d, mut at, mut asg) = (0u8, 0u8, 0u8);
@@ -208,7 +209,7 @@ pub(crate) fn features(b: &[u8]) -> Features {
         f.digit |= d != 0;
         f.at |= at != 0;
         f.assign |= asg != 0;
-        if f.digit && f.at && f.assign {
+        if f.digit && (f.assign || !want_assign) {
             break;
         }
     }
