@@ -142,7 +142,8 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
 const EXACT: u64 = 1 << 53;
 
 /// Length of the longest prefix of `b` with nothing to escape (no quote,
-/// no backslash, no byte below 0x20).
+/// no backslash, no byte below 0x20): 16 bytes per step with SSE2, then 8
+/// per step in a `u64`, then bytewise.
 fn clean_prefix(b: &[u8]) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
@@ -156,6 +157,31 @@ fn clean_prefix(b: &[u8]) -> usize {
             | (x.wrapping_sub(LO * 0x20) & !x & HI)
     };
     let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: every load is of b[i..i + 16] with i + 16 <= len; SSE2 is
+        // part of the x86_64 baseline.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            // Unsigned `c < 0x20` as a signed compare after flipping bit 7.
+            let flip = _mm_set1_epi8(0x80u8 as i8);
+            let below = _mm_set1_epi8((0x20u8 ^ 0x80) as i8);
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let hit = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    _mm_cmplt_epi8(_mm_xor_si128(v, flip), below),
+                );
+                let m = _mm_movemask_epi8(hit) as u32;
+                if m != 0 {
+                    return i + m.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
     while i + 8 <= b.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[i..i + 8]);
