@@ -203,9 +203,52 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The RFC 3339 form written into `buf` (it runs for every event
+    /// canonicalised, so without chrono's formatting machinery). None
+    /// outside 1970..9999, which the constructors do not produce.
+    fn format(self, buf: &mut [u8; 27]) -> Option<&str> {
+        if !(0..=TS_MAX_MICROS).contains(&self.0) {
+            return None;
+        }
+        const DAY: i64 = 86_400_000_000;
+        let (days, in_day) = (self.0 / DAY, self.0 % DAY);
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        let z = days + 719_468;
+        let (era, doe) = (z / 146_097, z % 146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        let secs = in_day / 1_000_000;
+        let fields = [
+            (0, 4, y),
+            (5, 2, m),
+            (8, 2, d),
+            (11, 2, secs / 3600),
+            (14, 2, secs / 60 % 60),
+            (17, 2, secs % 60),
+            (20, 6, in_day % 1_000_000),
+        ];
+        *buf = *b"0000-00-00T00:00:00.000000Z";
+        for (at, width, mut v) in fields {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        std::str::from_utf8(buf).ok()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_chrono().format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+        match self.format(&mut [0; 27]) {
+            Some(s) => f.write_str(s),
+            None => write!(f, "{}", self.to_chrono().format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        }
     }
 }
 
@@ -451,7 +494,7 @@ impl Event {
 
     /// RFC 8785 canonical bytes of the event: what `content_hash` covers.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(1024);
         self.write_canonical(&mut out);
         out
     }
@@ -493,7 +536,10 @@ impl Event {
             s(&e.kind, w.key("type"));
             w.end();
         }
-        s(&self.id.to_string(), o.key("id"));
+        s(
+            self.id.0.array_to_str(&mut [0; ulid::ULID_LEN]),
+            o.key("id"),
+        );
         if let Some(x) = &self.inputs {
             v(x, o.key("inputs"));
         }
@@ -510,11 +556,21 @@ impl Event {
             s(x, o.key("parent_id"));
         }
         if let Some(p) = &self.pii {
-            let m: Map<String, Value> = p
-                .iter()
-                .map(|(k, n)| (k.clone(), Value::from(*n)))
-                .collect();
-            crate::jcs::write_object(&m, o.key("pii"));
+            let out = o.key("pii");
+            if crate::jcs::is_sorted_utf16(p.keys().map(String::as_str)) {
+                let mut w = ObjectWriter::new(out);
+                for (k, n) in p {
+                    w.member(k);
+                    u(*n, w.out);
+                }
+                w.end();
+            } else {
+                let m: Map<String, Value> = p
+                    .iter()
+                    .map(|(k, n)| (k.clone(), Value::from(*n)))
+                    .collect();
+                crate::jcs::write_object(&m, out);
+            }
         }
         if let Some(x) = &self.prompt_hash {
             s(x, o.key("prompt_hash"));
@@ -535,7 +591,10 @@ impl Event {
         if let Some(x) = &self.trace_id {
             s(x, o.key("trace_id"));
         }
-        s(&self.ts.to_string(), o.key("ts"));
+        match self.ts.format(&mut [0; 27]) {
+            Some(ts) => s(ts, o.key("ts")),
+            None => s(&self.ts.to_string(), o.key("ts")),
+        }
         s(self.kind.as_str(), o.key("type"));
         o.end();
     }
@@ -591,6 +650,15 @@ impl<'a> ObjectWriter<'a> {
         self.out.extend_from_slice(name.as_bytes());
         self.out.extend_from_slice(b"\":");
         self.out
+    }
+    /// Writes a member name that may need escaping; the value follows in `out`.
+    fn member(&mut self, name: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        crate::jcs::write_string(name, self.out);
+        self.out.push(b':');
     }
     fn end(self) {
         self.out.push(b'}');
@@ -929,6 +997,34 @@ mod tests {
         });
         e.tokens = Some(Tokens::default());
         assert_eq!(e.canonical_bytes(), generic(&e));
+        // pii keys out of UTF-16 order in the BTreeMap, and needing escapes.
+        e.pii = Some(
+            [("\u{ffff}", 1u64), ("😀", 2), ("a\"b", 3)]
+                .into_iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect(),
+        );
+        assert_eq!(e.canonical_bytes(), generic(&e));
+    }
+
+    #[test]
+    fn timestamps_format_as_chrono_does() {
+        let chrono_fmt = |t: Timestamp| t.to_chrono().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let mut samples = vec![0, 1, 999_999, 1_000_000, 86_399_999_999, 86_400_000_000];
+        samples.extend([951_782_400_000_000, 4_107_542_400_000_000, TS_MAX_MICROS]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push((x % (TS_MAX_MICROS as u64 + 1)) as i64);
+        }
+        for us in samples {
+            let t = Timestamp::from_micros(us).unwrap();
+            assert_eq!(t.to_string(), chrono_fmt(t), "{us}");
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
+        }
+        assert_eq!(Timestamp(-1).to_string(), chrono_fmt(Timestamp(-1)));
     }
 
     #[test]

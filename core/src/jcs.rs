@@ -40,23 +40,52 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
+/// Order of two strings by their UTF-16 code units.
+///
+/// UTF-8 byte order is code-point order, which differs from UTF-16 order
+/// only between a character in U+E000..=U+FFFF (lead byte 0xEE or 0xEF) and
+/// one above U+FFFF (lead byte 0xF0..): compare bytes up to the first
+/// difference, and re-encode only when that difference involves such bytes.
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i] < 0xEE && y[i] < 0xEE => x[i].cmp(&y[i]),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
+    }
+}
+
+/// Whether `keys` are in RFC 8785 order already (ties cannot occur in a map).
+pub(crate) fn is_sorted_utf16<'a>(mut keys: impl Iterator<Item = &'a str>) -> bool {
+    let Some(mut prev) = keys.next() else {
+        return true;
+    };
+    for k in keys {
+        if utf16_cmp(prev, k) == std::cmp::Ordering::Greater {
+            return false;
+        }
+        prev = k;
+    }
+    true
 }
 
 /// Appends the canonical form of a JSON object.
 pub fn write_object(o: &Map<String, Value>, out: &mut Vec<u8>) {
-    let mut members: Vec<(&String, &Value)> = o.iter().collect();
     // serde_json's map is usually already in code-point order, which equals
-    // UTF-16 order unless keys hold characters above U+FFFF; check, then sort.
-    if !members
-        .windows(2)
-        .all(|w| utf16_cmp(w[0].0, w[1].0) != std::cmp::Ordering::Greater)
-    {
+    // UTF-16 order unless keys hold characters above U+FFFF: write it as it
+    // is when so, without collecting and sorting the members.
+    if is_sorted_utf16(o.keys().map(String::as_str)) {
+        write_members(o.iter(), out);
+    } else {
+        let mut members: Vec<(&String, &Value)> = o.iter().collect();
         members.sort_by(|a, b| utf16_cmp(a.0, b.0));
+        write_members(members.into_iter(), out);
     }
+}
+
+fn write_members<'a>(members: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
     out.push(b'{');
-    for (i, (k, v)) in members.into_iter().enumerate() {
+    for (i, (k, v)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -69,10 +98,20 @@ pub fn write_object(o: &Map<String, Value>, out: &mut Vec<u8>) {
 
 /// Writes a string as ECMAScript's `JSON.stringify` does.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Most strings need no escape at all: find the first byte that does,
+    // eight at a time, and copy everything before it in one go.
+    let clean = clean_prefix(bytes);
+    if clean == bytes.len() {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    out.extend_from_slice(&bytes[..clean]);
+    let mut start = clean;
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -102,15 +141,73 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
 /// 2^53: integers of smaller magnitude are exact doubles and print as digits.
 const EXACT: u64 = 1 << 53;
 
+/// Length of the longest prefix of `b` with nothing to escape (no quote,
+/// no backslash, no byte below 0x20): 16 bytes per step with SSE2, then 8
+/// per step in a `u64`, then bytewise.
+fn clean_prefix(b: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Exact per word (no false positives): a zero byte in `x ^ c` is a byte
+    // equal to c; `x - 0x20..` borrows into bit 7 only below 0x20 (the
+    // `!x & HI` mask removes bytes that had bit 7 set already).
+    let special = |x: u64| {
+        let zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+        zero(x ^ (LO * b'"' as u64))
+            | zero(x ^ (LO * b'\\' as u64))
+            | (x.wrapping_sub(LO * 0x20) & !x & HI)
+    };
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: every load is of b[i..i + 16] with i + 16 <= len; SSE2 is
+        // part of the x86_64 baseline.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            // Unsigned `c < 0x20` as a signed compare after flipping bit 7.
+            let flip = _mm_set1_epi8(0x80u8 as i8);
+            let below = _mm_set1_epi8((0x20u8 ^ 0x80) as i8);
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let hit = _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    _mm_cmplt_epi8(_mm_xor_si128(v, flip), below),
+                );
+                let m = _mm_movemask_epi8(hit) as u32;
+                if m != 0 {
+                    return i + m.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        if special(u64::from_le_bytes(w)) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0x00..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 fn write_number(n: &Number, out: &mut Vec<u8>) {
     if let Some(u) = n.as_u64() {
         if u <= EXACT {
-            out.extend_from_slice(itoa_u64(u).as_bytes());
+            write_digits(u, out);
             return;
         }
     } else if let Some(i) = n.as_i64() {
         if i.unsigned_abs() <= EXACT {
-            out.extend_from_slice(i.to_string().as_bytes());
+            if i < 0 {
+                out.push(b'-');
+            }
+            write_digits(i.unsigned_abs(), out);
             return;
         }
     }
@@ -119,14 +216,25 @@ fn write_number(n: &Number, out: &mut Vec<u8>) {
     write_f64(f, out);
 }
 
-fn itoa_u64(u: u64) -> String {
-    u.to_string()
+/// Appends the decimal digits of `u`, without going through a `String`.
+pub(crate) fn write_digits(mut u: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends an unsigned integer as RFC 8785 writes it (exact up to 2^53).
 pub fn write_u64(u: u64, out: &mut Vec<u8>) {
     if u <= EXACT {
-        out.extend_from_slice(itoa_u64(u).as_bytes());
+        write_digits(u, out);
     } else {
         write_f64(u as f64, out);
     }
@@ -232,6 +340,84 @@ mod tests {
         assert_eq!(
             canon(r#"["\u0000\u001f\u007f\u2028 é 😀 \t\"\\/"]"#),
             "[\"\\u0000\\u001f\u{7f}\u{2028} é 😀 \\t\\\"\\\\/\"]"
+        );
+    }
+
+    #[test]
+    fn escapes_at_every_position_match_serde_json() {
+        // serde_json escapes exactly as JSON.stringify does for these bytes.
+        for special in [
+            "\"", "\\", "\u{0}", "\u{1f}", "\n", "\u{7f}", "é", "😀", "\u{ffff}",
+        ] {
+            for len in 0..20 {
+                for at in 0..=len {
+                    let s = format!("{}{special}{}", "a".repeat(at), "b".repeat(len - at));
+                    let mut out = Vec::new();
+                    write_string(&s, &mut out);
+                    assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_order_fast_path_agrees_with_reencoding() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "\u{7f}",
+            "\u{80}",
+            "é",
+            "\u{d7ff}",
+            "\u{e000}",
+            "\u{efff}",
+            "\u{f000}",
+            "\u{ffff}",
+            "\u{10000}",
+            "😀",
+            "a😀",
+            "a\u{ffff}",
+            "a\u{e000}b",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(
+                    utf16_cmp(a, b),
+                    a.encode_utf16().cmp(b.encode_utf16()),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(
+            canon(r#"{"\uffff":1,"😀":2,"a":3}"#),
+            r#"{"a":3,"😀":2,"￿":1}"#
+        );
+    }
+
+    #[test]
+    fn integers_without_allocation_match_display() {
+        for u in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u32::MAX as u64,
+            EXACT - 1,
+            EXACT,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            write_digits(u, &mut out);
+            assert_eq!(out, u.to_string().into_bytes());
+        }
+        assert_eq!(
+            canon("[-1, -9007199254740992, 0, 42]"),
+            "[-1,-9007199254740992,0,42]"
         );
     }
 }

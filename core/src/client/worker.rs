@@ -340,31 +340,37 @@ impl Worker {
             // prompt_storage = full: stored as given, after the rest is redacted.
             super::record::store_messages(ev, msgs);
         }
-        let canonical = match ev.validate(&limits) {
-            Ok(()) => ev.canonical_bytes(),
-            Err(e) => return self.invalid(&q.event, &e.to_string()),
-        };
-        if canonical.len() > limits.max_event_bytes {
-            let msg = format!(
-                "too_large: {} bytes in canonical form, over the limit of {}",
-                canonical.len(),
-                limits.max_event_bytes
-            );
-            return self.invalid(&q.event, &msg);
+        if let Err(e) = ev.validate(&limits) {
+            return self.invalid(&q.event, &e.to_string());
         }
-        let hash = sha256(&canonical);
+        let too_large = |len: usize| {
+            format!(
+                "too_large: {len} bytes in canonical form, over the limit of {}",
+                limits.max_event_bytes
+            )
+        };
         let ev = &mut q.event;
         match &self.sink {
-            Sink::Ledger(_) => self.sealed.push(Sealed {
-                agent: std::mem::take(&mut ev.agent_id),
-                canonical,
-                hash,
-            }),
+            Sink::Ledger(_) => {
+                let canonical = ev.canonical_bytes();
+                if canonical.len() > limits.max_event_bytes {
+                    return self.invalid(ev, &too_large(canonical.len()));
+                }
+                let hash = sha256(&canonical);
+                self.sealed.push(Sealed {
+                    agent: std::mem::take(&mut ev.agent_id),
+                    canonical,
+                    hash,
+                })
+            }
             Sink::Remote(_) => {
                 if self.body.is_empty() {
-                    self.body = BodyBuilder::with_capacity(canonical.len() * self.cfg.batch_size);
+                    self.body = BodyBuilder::for_events(self.cfg.batch_size);
                 }
-                self.body.push(&canonical, &hash);
+                // Canonicalised and hashed in place, in the body.
+                if let Err(len) = self.body.push_event(ev, limits.max_event_bytes) {
+                    return self.invalid(ev, &too_large(len));
+                }
             }
         }
         self.pending += 1;

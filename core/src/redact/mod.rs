@@ -615,9 +615,17 @@ impl Redactor {
 
     fn spans(&self, text: &str, out: &mut Vec<Span>) {
         let b = text.as_bytes();
-        self.secrets.scan(b, out);
-        scan::scan(b, &self.scan_opts, out);
-        if self.scan_opts.ip {
+        // One cheap pass first: most strings of an event can hold nothing,
+        // and the detectors' fixed cost per string is what dominates then.
+        let secrets_regardless = self.secrets.may_match(b.len(), false);
+        let f = scan::features(b, self.scan_opts.ip || !secrets_regardless);
+        if secrets_regardless || self.secrets.may_match(b.len(), f.assign) {
+            self.secrets.scan(b, out);
+        }
+        if f.digit || f.at {
+            scan::scan(b, &self.scan_opts, out);
+        }
+        if self.scan_opts.ip && f.digit && f.assign {
             scan::scan_ipv6(b, out);
         }
         for (re, t) in &self.custom {
@@ -721,7 +729,9 @@ impl Redactor {
                 }
             }
             Value::Number(n) => {
-                if self.scan_opts.card && n.is_u64() {
+                // A card number has 13 to 19 digits: smaller integers (all
+                // counts, ids and sizes) are passed without formatting them.
+                if self.scan_opts.card && n.as_u64().is_some_and(|u| u >= 1_000_000_000_000) {
                     let digits = n.to_string();
                     if checks::is_card(digits.as_bytes()) {
                         let info = &self.types[T_CARD as usize];

@@ -180,6 +180,42 @@ unsafe fn masks_avx2(b: &[u8], i: usize) -> Masks {
     m
 }
 
+/// What a text holds, from one cheap pass: whether any detector can fire
+/// at all. Most strings of a JSON event (keys, names, enum values, prose
+/// without numbers) hold no digit, no `@` and no `:`/`=`, and are then
+/// passed over without running the detectors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Features {
+    /// An ASCII digit: every candidate of [`scan`] but `@` needs one.
+    pub digit: bool,
+    pub at: bool,
+    /// `:` or `=`: a sensitive key in text (`password=...`, `"token": "..."`)
+    /// needs one after the key, and an IPv6 address needs `:`.
+    pub assign: bool,
+}
+
+/// [`Features`] of `b`, 64 bytes per step in a loop the compiler vectorises.
+/// It stops as soon as a digit is seen (every detector will run) and, if
+/// `want_assign`, a `:` or `=` too; `at` is then left unknown (false).
+pub(crate) fn features(b: &[u8], want_assign: bool) -> Features {
+    let mut f = Features::default();
+    for chunk in b.chunks(64) {
+        let (mut d, mut at, mut asg) = (0u8, 0u8, 0u8);
+        for &c in chunk {
+            d |= u8::from(c.wrapping_sub(b'0') < 10);
+            at |= u8::from(c == b'@');
+            asg |= u8::from(c == b':') | u8::from(c == b'=');
+        }
+        f.digit |= d != 0;
+        f.at |= at != 0;
+        f.assign |= asg != 0;
+        if f.digit && (f.assign || !want_assign) {
+            break;
+        }
+    }
+    f
+}
+
 /// The pass. Candidates are computed 64 bytes at a time as bitmaps: a digit
 /// that starts a number (not inside a word: hex hashes, UUID parts and
 /// identifiers never reach the validators), an `@`, and the start of a word

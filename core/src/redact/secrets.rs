@@ -58,6 +58,12 @@ const PREFIXES: &[(&str, Rule)] = &[
     ("BEARER ", Rule::Bearer),
 ];
 
+/// The shortest text a prefix rule accepts: a Slack token, `xoxb-` and at
+/// least 8 more (13 bytes); every other rule needs more (`Bearer ` + 8, a
+/// 20-character AWS key id, a JWT's three parts, ...). Checked by
+/// `prefix_rules_need_min_len` in the tests.
+pub(crate) const MIN_PREFIXED_LEN: usize = 13;
+
 /// The sensitive keys sharing one last word (the automaton's anchor): for
 /// each, the words before it and the type its value is reported as.
 struct Anchor {
@@ -161,6 +167,13 @@ impl Secrets {
             anchors,
             secrets_on,
         }
+    }
+
+    /// Whether [`Secrets::scan`] can find anything in a text of `len` bytes
+    /// with (`assign`) or without a `:` or `=`: a key needs one after it,
+    /// and no vendor-prefixed secret is shorter than [`MIN_PREFIXED_LEN`].
+    pub(crate) fn may_match(&self, len: usize, assign: bool) -> bool {
+        self.ac.is_some() && (assign || (self.secrets_on && len >= MIN_PREFIXED_LEN))
     }
 
     pub(crate) fn scan(&self, b: &[u8], out: &mut Vec<Span>) {
@@ -437,4 +450,41 @@ fn run(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
 
 fn ends_with_ci(h: &[u8], n: &[u8]) -> bool {
     h.len() >= n.len() && h[h.len() - n.len()..].eq_ignore_ascii_case(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_rules_need_min_len() {
+        let s = Secrets::new(true, &[]);
+        let found = |t: &[u8]| {
+            let mut out = Vec::new();
+            s.scan(t, &mut out);
+            !out.is_empty()
+        };
+        // The bound is tight: a 13-byte Slack token is found.
+        assert!(found(b"xoxb-12345678"));
+        // No shorter text that starts with a prefix (and has no `:` or `=`,
+        // which let key rules run whatever the length) is ever a finding.
+        let alphabet = b"aAzZ09_-./+~ \"'xbB";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for &(p, _) in PREFIXES {
+            for _ in 0..20_000 {
+                let len = p.len() + (next() % 13) as usize;
+                let mut t = p.as_bytes().to_vec();
+                while t.len() < len.min(MIN_PREFIXED_LEN - 1) {
+                    t.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+                }
+                assert!(!found(&t), "{:?}", String::from_utf8_lossy(&t));
+            }
+        }
+    }
 }
