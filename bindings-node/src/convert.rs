@@ -26,11 +26,11 @@ use serde_json::{Map, Number, Value};
 
 /// Deepest nesting converted, as in the Python binding (core's limit is 64
 /// with the event and its field taking two levels).
-pub const MAX_DEPTH: usize = 48;
+pub use sealtrail_core::capture::values::MAX_DEPTH;
 const MAX_SAFE: i64 = sealtrail_core::event::MAX_SAFE_INTEGER as i64;
 
-pub const CIRCULAR: &str = "<cycle>";
-pub const TRUNCATED: &str = "<too deep>";
+pub const CIRCULAR: &str = sealtrail_core::capture::values::CYCLE;
+pub const TRUNCATED: &str = sealtrail_core::capture::values::TOO_DEEP;
 pub const UNSERIALIZABLE: &str = "[Unserializable]";
 
 /// Raw napi failure: the walk turns it into a marker, never an exception.
@@ -239,7 +239,7 @@ impl Walker {
             return self.array(v, depth);
         }
         if let Some(bytes) = self.bytes(v)? {
-            return Ok(Value::String(base64(bytes)));
+            return Ok(Value::String(sealtrail_core::capture::values::bytes(bytes)));
         }
         // toJSON first, as JSON.stringify does (Date → ISO string).
         let to_json = self.named(v, c"toJSON")?;
@@ -445,48 +445,9 @@ fn element_size(t: sys::napi_typedarray_type) -> usize {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4).
-pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
 
     #[test]
     fn numbers() {

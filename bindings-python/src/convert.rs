@@ -32,11 +32,12 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PySet,
     PyString, PyTuple, PyType,
 };
+use sealtrail_core::capture::values::bytes as base64;
 use serde_json::{Map, Number, Value};
 
 /// Deepest nesting of containers converted; below it a marker string.
 /// The event itself and its field add two levels under core's limit of 64.
-pub const MAX_DEPTH: usize = 48;
+pub use sealtrail_core::capture::values::MAX_DEPTH;
 /// Longest `repr()` kept for values of unknown type.
 pub const MAX_REPR_CHARS: usize = 500;
 const MAX_SAFE_INT: i64 = (1 << 53) - 1;
@@ -191,12 +192,6 @@ fn float(f: f64) -> Value {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4).
-fn base64(b: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
 struct Converter {
     /// Containers on the current path, for cycle detection.
     stack: Vec<usize>,
@@ -247,11 +242,11 @@ impl Converter {
         f: impl FnOnce(&mut Self) -> Value,
     ) -> Value {
         if depth >= MAX_DEPTH {
-            return Value::String("<too deep>".into());
+            return Value::String(sealtrail_core::capture::values::TOO_DEEP.into());
         }
         let id = obj.as_ptr() as usize;
         if self.stack.contains(&id) {
-            return Value::String("<cycle>".into());
+            return Value::String(sealtrail_core::capture::values::CYCLE.into());
         }
         self.stack.push(id);
         let v = f(self);
@@ -408,25 +403,5 @@ impl Converter {
             });
         }
         Err(PyException::new_err("no conversion"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::base64;
-
-    #[test]
-    fn base64_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
     }
 }

@@ -53,9 +53,59 @@ impl Event {
     }
 }
 
+/// How the bindings turn values that JSON has no type for into JSON, so
+/// that Python and Node give the same event for the same data.
+pub mod values {
+    /// Containers nested deeper than this become [`TOO_DEEP`].
+    pub const MAX_DEPTH: usize = 48;
+    /// What a container that contains itself becomes.
+    pub const CYCLE: &str = "<cycle>";
+    /// What a container nested past [`MAX_DEPTH`] becomes.
+    pub const TOO_DEEP: &str = "<too deep>";
+
+    /// Bytes as standard base64 with padding (RFC 4648 section 4).
+    pub fn bytes(b: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+        for c in b.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            out.push(A[(n >> 18) as usize & 63] as char);
+            out.push(A[(n >> 12) as usize & 63] as char);
+            out.push(if c.len() > 1 {
+                A[(n >> 6) as usize & 63] as char
+            } else {
+                '='
+            });
+            out.push(if c.len() > 2 {
+                A[n as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_as_rfc4648_base64() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(values::bytes(i.as_bytes()), o);
+        }
+    }
 
     #[test]
     fn context_rules() {
