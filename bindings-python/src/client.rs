@@ -391,6 +391,13 @@ impl PyClient {
         let py = args.py();
         let s = spec.get();
         let ctx = ctx.unwrap_or_default();
+        // Plain arguments go to core as JSON text, parsed on the worker;
+        // anything else is converted here.
+        let text = if s.capture_args {
+            convert::bind_args_json(&s.names, s.varargs.as_deref(), args, kwargs, s.skip_first)
+        } else {
+            None
+        };
         let mut e = event::tool_call(
             &self.agent_id,
             &s.name,
@@ -400,7 +407,7 @@ impl PyClient {
             args,
             kwargs,
             s.skip_first,
-            s.capture_args,
+            s.capture_args && text.is_none(),
         );
         if s.side_effect {
             let mut m = Map::new();
@@ -409,7 +416,9 @@ impl PyClient {
         }
         let id = e.id.to_string();
         let trace = e.trace_id.clone().unwrap_or_else(|| id.clone());
-        self.sink.record(e, s.options(), self.prompt_storage);
+        let mut opts = s.options();
+        opts.inputs_json = text;
+        self.sink.record(e, opts, self.prompt_storage);
         ctx_tuple(py, &ctx, &trace, &id)
     }
 

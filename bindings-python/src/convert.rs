@@ -123,6 +123,166 @@ pub fn bind_args(
     out
 }
 
+/// [`bind_args`] written straight to JSON text, for core's worker to parse:
+/// no JSON value tree is built on the caller's thread. Only exact built-in
+/// types (str, int within 2^53, finite float, bool, None, dict with str
+/// keys, list, tuple) take this path; `None` for anything else, and the
+/// caller falls back to [`bind_args`], so both give the same event.
+pub fn bind_args_json(
+    names: &[String],
+    varargs: Option<&str>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    skip_first: bool,
+) -> Option<String> {
+    /// Writes `"key":` (with the comma), refusing a key already written.
+    fn member<'k>(out: &mut Vec<u8>, keys: &mut Vec<&'k str>, key: &'k str) -> Option<()> {
+        if keys.contains(&key) {
+            return None;
+        }
+        if !keys.is_empty() {
+            out.push(b',');
+        }
+        keys.push(key);
+        sealtrail_core::jcs::write_string(key, out);
+        out.push(b':');
+        Some(())
+    }
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    let mut keys: Vec<&str> = Vec::new();
+    let n = args.len();
+    let positional = names.len().min(n);
+    let start = usize::from(skip_first);
+    for (i, name) in names.iter().enumerate().take(positional).skip(start) {
+        member(&mut out, &mut keys, name)?;
+        write_json(&args.get_item(i).ok()?, 1, &mut out)?;
+    }
+    let rest = positional.max(start);
+    if n > rest {
+        member(&mut out, &mut keys, varargs.unwrap_or("args"))?;
+        out.push(b'[');
+        for i in rest..n {
+            if i > rest {
+                out.push(b',');
+            }
+            write_json(&args.get_item(i).ok()?, 2, &mut out)?;
+        }
+        out.push(b']');
+    }
+    let mut comma = !keys.is_empty();
+    if let Some(kw) = kwargs {
+        for (k, v) in kw.iter() {
+            let k = utf8(k.cast_exact::<PyString>().ok()?)?;
+            if keys.contains(&k) {
+                return None;
+            }
+            if comma {
+                out.push(b',');
+            }
+            comma = true;
+            sealtrail_core::jcs::write_string(k, &mut out);
+            out.push(b':');
+            write_json(&v, 1, &mut out)?;
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+/// Decimal digits of `n` into `out`, without allocating or `fmt`.
+fn write_i64(n: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut u = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// The UTF-8 of a str without copying; `None` for lone surrogates.
+fn utf8<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
+    let mut size: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str and we hold the GIL; the buffer lives as long as `s`.
+    let p = unsafe { PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if p.is_null() {
+        let _ = PyErr::take(s.py());
+        return None;
+    }
+    // SAFETY: CPython returns `size` bytes of UTF-8 at `p`.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size as usize) };
+    std::str::from_utf8(bytes).ok()
+}
+
+/// One value as JSON text, or `None` when it needs the general converter.
+fn write_json(obj: &Bound<'_, PyAny>, depth: usize, out: &mut Vec<u8>) -> Option<()> {
+    if obj.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(s) = obj.cast_exact::<PyString>() {
+        sealtrail_core::jcs::write_string(utf8(s)?, out);
+    } else if let Ok(b) = obj.cast_exact::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+    } else if obj.is_exact_instance_of::<PyInt>() {
+        let n = obj.extract::<i64>().ok()?;
+        if !(-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&n) {
+            return None;
+        }
+        write_i64(n, out);
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        let f = f.value();
+        if !f.is_finite() {
+            return None;
+        }
+        sealtrail_core::jcs::write_f64(f, out);
+    } else if depth >= MAX_DEPTH {
+        return None;
+    } else if let Ok(d) = obj.cast_exact::<PyDict>() {
+        out.push(b'{');
+        for (i, (k, v)) in d.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let k = k.cast_exact::<PyString>().ok()?;
+            sealtrail_core::jcs::write_string(utf8(k)?, out);
+            out.push(b':');
+            write_json(&v, depth + 1, out)?;
+        }
+        out.push(b'}');
+    } else if let Ok(l) = obj.cast_exact::<PyList>() {
+        write_seq(l.iter(), depth, out)?;
+    } else if let Ok(t) = obj.cast_exact::<PyTuple>() {
+        write_seq(t.iter(), depth, out)?;
+    } else {
+        return None;
+    }
+    Some(())
+}
+
+fn write_seq<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> Option<()> {
+    out.push(b'[');
+    for (i, x) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json(&x, depth + 1, out)?;
+    }
+    out.push(b']');
+    Some(())
+}
+
 /// Truncated `repr()`, or a marker naming the type if `repr` itself fails.
 pub fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     match obj.repr() {

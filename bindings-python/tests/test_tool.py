@@ -250,3 +250,27 @@ def test_unconvertible_args_do_not_raise(events):
     assert f(o, {1, 2}) is o
     call, result = events()
     assert call["inputs"] == {"x": "<unrepresentable Odd>", "y": [1, 2]}
+
+
+def test_plain_arguments_take_the_json_text_path_and_equal_the_general_one(events):
+    """Plain built-in arguments are written as JSON text for core to parse;
+    anything else goes through the general converter. Both give the same inputs."""
+    import decimal
+
+    @sealtrail.tool
+    def f(a, b, *rest, **kw):
+        return None
+
+    nested = {"s": 'quote " backslash \\ tab \t é 😀', "l": [1, -2, 3.5, -0.0, 1e21, None, True],
+              "t": (1, "x"), "d": {"k": [{"deep": [[]]}]}}
+    f("text", nested, 7, "extra", big=2**60, flag=False, nan=float("nan"), dec=decimal.Decimal("1.50"))
+    f("text", nested, 7, "extra", flag=False)
+    call_general, _, call_plain, _ = events()
+    want = {"a": "text", "b": {"s": 'quote " backslash \\ tab \t é 😀',
+                                "l": [1, -2, 3.5, 0, 1e21, None, True], "t": [1, "x"],
+                                "d": {"k": [{"deep": [[]]}]}},
+            "rest": [7, "extra"], "flag": False}
+    assert call_plain["inputs"] == want, call_plain["inputs"]
+    general = dict(call_general["inputs"])
+    assert general.pop("big") == str(2**60) and general.pop("nan") == "NaN" and general.pop("dec") == "1.50"
+    assert general == want
