@@ -10,10 +10,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { createRequire } from 'node:module'
 import * as st from '../index.mjs'
-
-const native = createRequire(import.meta.url)('../native.js')
 
 const N = Number(process.argv[2] ?? 50000)
 const WARM = Math.min(20000, N)
@@ -32,16 +29,8 @@ function noop(a) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sealtrail-bench-'))
-let mode = 'record (capture + enqueue; worker writes the ledger)'
-try {
-  st.init({ agentId: 'bench', ledgerPath: join(dir, 'ledger.jsonl'), installExitHooks: false, fsync: false })
-} catch (e) {
-  if (e.code !== 'unavailable') throw e
-  // Core's client is not in this build: measure the caller's path up to the
-  // built event (everything but the channel try_send).
-  createRequire(import.meta.url)('../dist/index.js')._useRecorder(native.dryRecord)
-  mode = 'dry record (capture + native event build, no enqueue: core client not in this build)'
-}
+const mode = 'record (capture + enqueue; worker writes the ledger)'
+st.init({ agentId: 'bench', ledgerPath: join(dir, 'ledger.jsonl'), installExitHooks: false, fsync: false })
 const wrapped = st.wrapTool('noop', noop)
 
 const discard = { export(_spans, done) { done({ code: 0 }) }, shutdown: async () => {} }

@@ -320,23 +320,6 @@ export function init(options: InitOptions = {}): void {
   if (installExitHooks) installHooks()
 }
 
-/**
- * @internal Benchmark hook: records through `record` (same signature as the
- * native client's) instead of a started client.
- */
-export function _useRecorder(record: NativeClient['record'] | null): void {
-  client = record
-    ? {
-        agentId: 'bench',
-        record,
-        flush: async () => noReport(),
-        shutdown: async () => noReport(),
-        shutdownSync: () => noReport(),
-        metrics: () => ({}) as Metrics,
-      }
-    : null
-}
-
 /** The client, started from the environment on first use. */
 function getClient(): NativeClient | null {
   if (client || disabled) return client

@@ -124,52 +124,6 @@ pub fn seal_event(
     })
 }
 
-/// Builds an event exactly as `Client.record` does, then drops it: the
-/// benchmark's measure of the caller's cost while core's client pipeline is
-/// not in this build (enqueue, a channel `try_send`, is the difference).
-#[napi(catch_unwind)]
-#[allow(clippy::too_many_arguments)]
-pub fn dry_record(
-    kind: String,
-    name: Option<String>,
-    trace_id: Option<String>,
-    parent_id: Option<String>,
-    actor_id: Option<String>,
-    session_id: Option<String>,
-    inputs_json: Option<String>,
-    inputs: Option<Unknown>,
-    outputs_json: Option<String>,
-    outputs: Option<Unknown>,
-    latency_ms: Option<f64>,
-    attrs_json: Option<String>,
-    attrs: Option<Unknown>,
-    messages_json: Option<String>,
-    messages: Option<Unknown>,
-    extra: Option<EventExtra>,
-) -> Option<String> {
-    let head = event::Head {
-        kind,
-        name,
-        trace_id,
-        parent_id,
-        actor_id,
-        session_id,
-        latency_ms,
-    };
-    event::build(
-        "bench",
-        head,
-        payload(inputs_json, inputs),
-        payload(outputs_json, outputs),
-        payload(attrs_json, attrs),
-        payload(messages_json, messages),
-        extra,
-        true,
-    )
-    .ok()
-    .map(|(e, o)| std::hint::black_box((e, o)).0.id.to_string())
-}
-
 /// Redacts a value with core's redactor (default rules) and returns
 /// `{ value, pii }`: the redacted JSON and the counts of what was found.
 #[napi(
