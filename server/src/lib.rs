@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod search;
 pub mod state;
 
 pub use error::ApiError;

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
+use crate::search::SearchConfig;
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
@@ -16,6 +17,8 @@ pub struct AppState(pub Arc<Inner>);
 pub struct Inner {
     pub db: PgPool,
     pub limits: Limits,
+    /// What of each event full-text search indexes.
+    pub search: SearchConfig,
     pub metrics: Metrics,
     /// Months (year * 12 + month - 1) whose partition is known to exist.
     pub partitions: Mutex<HashSet<i32>>,
@@ -26,9 +29,13 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(db: PgPool, limits: Limits) -> Self {
+        Self::with_search(db, limits, SearchConfig::default())
+    }
+    pub fn with_search(db: PgPool, limits: Limits, search: SearchConfig) -> Self {
         AppState(Arc::new(Inner {
             db,
             limits,
+            search,
             metrics: Metrics::default(),
             partitions: Mutex::new(HashSet::new()),
             key_touched: Mutex::new(HashMap::new()),

@@ -15,11 +15,16 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
+use super::copy::CopyBinary;
+use crate::search::Words;
+
 /// A validated event waiting to be chained, with its batch position.
 pub struct NewEvent {
     pub index: usize,
     pub event: Event,
     pub content_hash: Hash,
+    /// What full-text search finds it by.
+    pub words: Words,
 }
 
 /// What happened to one event of a batch.
@@ -42,10 +47,6 @@ pub fn event_id_of(u: Uuid) -> EventId {
 
 fn ts_of(t: Timestamp) -> DateTime<Utc> {
     t.to_chrono()
-}
-
-fn json_text<T: Serialize>(v: &Option<T>) -> Option<String> {
-    v.as_ref().and_then(|v| serde_json::to_string(v).ok())
 }
 
 struct Head {
@@ -132,7 +133,7 @@ async fn ingest_once(
     }
 
     let mut out = Vec::with_capacity(events.len());
-    let mut cols = Columns::with_capacity(events.len());
+    let mut rows = Rows::with_capacity(events.len());
     for (ne, uid) in events.iter().zip(&ids) {
         if let Some((seq, hash, content)) = known.get(uid) {
             if *content == ne.content_hash {
@@ -168,14 +169,7 @@ async fn ingest_once(
             &head.hash,
             &ne.content_hash,
         );
-        cols.push(
-            &ne.event,
-            *uid,
-            seq as i64,
-            &ne.content_hash,
-            &head.hash,
-            &hash,
-        );
+        rows.push(&org_id, &key_id, ne, *uid, seq as i64, &head.hash, &hash)?;
         head.seq = seq;
         head.hash = hash;
         // A second copy of the same id later in this batch is a replay of this one.
@@ -191,27 +185,27 @@ async fn ingest_once(
         ));
     }
 
-    if !cols.id.is_empty() {
+    if !rows.id.is_empty() {
         let inserted = sqlx::query(
             "INSERT INTO event_ids (org_id, id, agent_id, seq, ts, hash, content_hash)
              SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::timestamptz[], $6::bytea[], $7::bytea[])
              ON CONFLICT (org_id, id) DO NOTHING",
         )
         .bind(org_id)
-        .bind(&cols.id)
-        .bind(&cols.agent_id)
-        .bind(&cols.seq)
-        .bind(&cols.ts)
-        .bind(&cols.hash)
-        .bind(&cols.content_hash)
+        .bind(&rows.id)
+        .bind(&rows.agent_id)
+        .bind(&rows.seq)
+        .bind(&rows.ts)
+        .bind(&rows.hash)
+        .bind(&rows.content_hash)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if inserted != cols.id.len() as u64 {
+        if inserted != rows.id.len() as u64 {
             tx.rollback().await?;
             return Ok(None);
         }
-        cols.insert(&mut tx, org_id, key_id).await?;
+        rows.insert(&mut tx).await?;
 
         let touched: Vec<&String> = agents.iter().filter(|a| heads[*a].seq > 0).collect();
         let seqs: Vec<i64> = touched.iter().map(|a| heads[*a].seq as i64).collect();
@@ -264,135 +258,104 @@ pub fn hash_col(r: &PgRow, i: usize) -> Result<Hash, sqlx::Error> {
     Hash::from_slice(&b).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
 }
 
-/// The rows of a batch, column by column, for one `INSERT ... SELECT FROM unnest(...)`.
-#[derive(Default)]
-struct Columns {
+/// The rows of a batch: `event_ids` column by column for one
+/// `INSERT ... SELECT FROM unnest(...)` (it must detect ids stored
+/// concurrently), and `audit_events` as one binary `COPY` stream.
+struct Rows {
+    id: Vec<Uuid>,
     agent_id: Vec<String>,
     seq: Vec<i64>,
-    id: Vec<Uuid>,
     ts: Vec<DateTime<Utc>>,
-    kind: Vec<&'static str>,
-    actor_id: Vec<Option<String>>,
-    session_id: Vec<Option<String>>,
-    trace_id: Vec<Option<String>>,
-    parent_id: Vec<Option<String>>,
-    name: Vec<Option<String>>,
-    prompt_hash: Vec<Option<String>>,
-    inputs: Vec<Option<String>>,
-    outputs: Vec<Option<String>>,
-    decision_outcome: Vec<Option<&'static str>>,
-    decision_by: Vec<Option<String>>,
-    decision_reason: Vec<Option<String>>,
-    error_type: Vec<Option<String>>,
-    error_message: Vec<Option<String>>,
-    error_stack: Vec<Option<String>>,
-    tokens: Vec<Option<String>>,
-    cost_usd: Vec<Option<String>>,
-    latency_ms: Vec<Option<i64>>,
-    pii: Vec<Option<String>>,
-    attrs: Vec<Option<String>>,
-    content_hash: Vec<Vec<u8>>,
-    prev_hash: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
+    content_hash: Vec<Vec<u8>>,
+    copy: CopyBinary,
 }
 
-impl Columns {
-    fn with_capacity(_n: usize) -> Self {
-        Columns::default()
+/// The `audit_events` columns `Rows::push` writes, in order.
+const COPY_COLS: &str = "org_id, api_key_id, agent_id, seq, id, ts, type, actor_id, session_id, \
+    trace_id, parent_id, name, prompt_hash, inputs, outputs, decision_outcome, decision_by, \
+    decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, \
+    attrs, content_hash, prev_hash, hash, search";
+const COPY_FIELDS: i16 = 30;
+
+impl Rows {
+    fn with_capacity(n: usize) -> Self {
+        Rows {
+            id: Vec::with_capacity(n),
+            agent_id: Vec::with_capacity(n),
+            seq: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            hash: Vec::with_capacity(n),
+            content_hash: Vec::with_capacity(n),
+            copy: CopyBinary::with_capacity(n * 1536),
+        }
     }
 
-    fn push(&mut self, e: &Event, id: Uuid, seq: i64, content: &Hash, prev: &Hash, hash: &Hash) {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        org_id: &Uuid,
+        key_id: &Uuid,
+        ne: &NewEvent,
+        id: Uuid,
+        seq: i64,
+        prev: &Hash,
+        hash: &Hash,
+    ) -> Result<(), sqlx::Error> {
+        let e = &ne.event;
+        self.id.push(id);
         self.agent_id.push(e.agent_id.clone());
         self.seq.push(seq);
-        self.id.push(id);
         self.ts.push(ts_of(e.ts));
-        self.kind.push(e.kind.as_str());
-        self.actor_id.push(e.actor_id.clone());
-        self.session_id.push(e.session_id.clone());
-        self.trace_id.push(e.trace_id.clone());
-        self.parent_id.push(e.parent_id.clone());
-        self.name.push(e.name.clone());
-        self.prompt_hash.push(e.prompt_hash.clone());
-        self.inputs.push(json_text(&e.inputs));
-        self.outputs.push(json_text(&e.outputs));
-        self.decision_outcome
-            .push(e.decision.as_ref().map(|d| d.outcome.as_str()));
-        self.decision_by
-            .push(e.decision.as_ref().and_then(|d| d.by.clone()));
-        self.decision_reason
-            .push(e.decision.as_ref().and_then(|d| d.reason.clone()));
-        self.error_type
-            .push(e.error.as_ref().map(|x| x.kind.clone()));
-        self.error_message
-            .push(e.error.as_ref().map(|x| x.message.clone()));
-        self.error_stack
-            .push(e.error.as_ref().and_then(|x| x.stack.clone()));
-        self.tokens.push(json_text(&e.tokens));
-        self.cost_usd.push(e.cost_usd.clone());
-        self.latency_ms.push(e.latency_ms.map(|v| v as i64));
-        self.pii.push(json_text(&e.pii));
-        self.attrs.push(json_text(&e.attrs));
-        self.content_hash.push(content.0.to_vec());
-        self.prev_hash.push(prev.0.to_vec());
         self.hash.push(hash.0.to_vec());
+        self.content_hash.push(ne.content_hash.0.to_vec());
+
+        let c = &mut self.copy;
+        let json = |r: Result<(), serde_json::Error>| {
+            r.map_err(|x| sqlx::Error::Encode(format!("event {}: {x}", e.id).into()))
+        };
+        c.row(COPY_FIELDS);
+        c.uuid(org_id);
+        c.uuid(key_id);
+        c.text(&e.agent_id);
+        c.int8(seq);
+        c.uuid(&id);
+        c.timestamptz_unix_micros(e.ts.as_micros());
+        c.text(e.kind.as_str());
+        c.opt_text(e.actor_id.as_deref());
+        c.opt_text(e.session_id.as_deref());
+        c.opt_text(e.trace_id.as_deref());
+        c.opt_text(e.parent_id.as_deref());
+        c.opt_text(e.name.as_deref());
+        c.opt_text(e.prompt_hash.as_deref());
+        json(c.opt_jsonb(e.inputs.as_ref()))?;
+        json(c.opt_jsonb(e.outputs.as_ref()))?;
+        c.opt_text(e.decision.as_ref().map(|d| d.outcome.as_str()));
+        c.opt_text(e.decision.as_ref().and_then(|d| d.by.as_deref()));
+        c.opt_text(e.decision.as_ref().and_then(|d| d.reason.as_deref()));
+        c.opt_text(e.error.as_ref().map(|x| x.kind.as_str()));
+        c.opt_text(e.error.as_ref().map(|x| x.message.as_str()));
+        c.opt_text(e.error.as_ref().and_then(|x| x.stack.as_deref()));
+        json(c.opt_jsonb(e.tokens.as_ref()))?;
+        c.opt_text(e.cost_usd.as_deref());
+        c.opt_int8(e.latency_ms.map(|v| v as i64));
+        json(c.opt_jsonb(e.pii.as_ref()))?;
+        json(c.opt_jsonb(e.attrs.as_ref()))?;
+        c.bytea(&ne.content_hash.0);
+        c.bytea(&prev.0);
+        c.bytea(&hash.0);
+        c.custom(|out| ne.words.write_binary(out));
+        Ok(())
     }
 
-    async fn insert(
-        &self,
-        tx: &mut sqlx::Transaction<'_, Postgres>,
-        org_id: Uuid,
-        key_id: Uuid,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_events (org_id, api_key_id, agent_id, seq, id, ts, type, actor_id,
-                session_id, trace_id, parent_id, name, prompt_hash, inputs, outputs,
-                decision_outcome, decision_by, decision_reason, error_type, error_message,
-                error_stack, tokens, cost_usd, latency_ms, pii, attrs, content_hash, prev_hash, hash)
-             SELECT $1, $2, agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id,
-                name, prompt_hash, inputs::jsonb, outputs::jsonb, decision_outcome, decision_by,
-                decision_reason, error_type, error_message, error_stack, tokens::jsonb, cost_usd,
-                latency_ms, pii::jsonb, attrs::jsonb, content_hash, prev_hash, hash
-             FROM unnest($3::text[], $4::int8[], $5::uuid[], $6::timestamptz[], $7::text[],
-                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-                $20::text[], $21::text[], $22::text[], $23::text[], $24::int8[], $25::text[],
-                $26::text[], $27::bytea[], $28::bytea[], $29::bytea[])
-             AS t(agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id, name,
-                prompt_hash, inputs, outputs, decision_outcome, decision_by, decision_reason,
-                error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, attrs,
-                content_hash, prev_hash, hash)",
-        )
-        .bind(org_id)
-        .bind(key_id)
-        .bind(&self.agent_id)
-        .bind(&self.seq)
-        .bind(&self.id)
-        .bind(&self.ts)
-        .bind(&self.kind)
-        .bind(&self.actor_id)
-        .bind(&self.session_id)
-        .bind(&self.trace_id)
-        .bind(&self.parent_id)
-        .bind(&self.name)
-        .bind(&self.prompt_hash)
-        .bind(&self.inputs)
-        .bind(&self.outputs)
-        .bind(&self.decision_outcome)
-        .bind(&self.decision_by)
-        .bind(&self.decision_reason)
-        .bind(&self.error_type)
-        .bind(&self.error_message)
-        .bind(&self.error_stack)
-        .bind(&self.tokens)
-        .bind(&self.cost_usd)
-        .bind(&self.latency_ms)
-        .bind(&self.pii)
-        .bind(&self.attrs)
-        .bind(&self.content_hash)
-        .bind(&self.prev_hash)
-        .bind(&self.hash)
-        .execute(&mut **tx)
-        .await?;
+    async fn insert(self, tx: &mut sqlx::Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY audit_events ({COPY_COLS}) FROM STDIN (FORMAT binary)"
+            ))
+            .await?;
+        copy.send(self.copy.finish()).await?;
+        copy.finish().await?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! All SQL lives here (bound parameters only): connection, migrations,
 //! partitions, and one module per area.
 
+pub mod copy;
 pub mod events;
 pub mod holds;
 pub mod keys;
@@ -14,11 +15,18 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 
 /// Embedded migrations, applied in order; the checksum of an applied one
 /// must not change.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../migrations/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../migrations/0001_schema.sql"),
+    ),
+    (
+        3,
+        "search_words",
+        include_str!("../../migrations/0003_search_words.sql"),
+    ),
+];
 
 /// Advisory lock key held while migrating, so two replicas never race.
 const MIGRATION_LOCK: i64 = 0x5ea1_7a11_0001;

@@ -35,8 +35,9 @@ pub struct FilterParams {
     pub from: Option<String>,
     /// RFC 3339, exclusive.
     pub to: Option<String>,
-    /// Full-text search (web search syntax) over names, errors, decision
-    /// reasons and the first 512 characters of inputs and outputs.
+    /// Full-text search (web search syntax: words, "a phrase", -word, or)
+    /// over names, errors, decision reasons and the first words of inputs
+    /// and outputs (see crate::search for what is indexed).
     pub q: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -67,7 +68,15 @@ impl FilterParams {
                 )));
             }
         }
-        let q = self.q.as_ref().filter(|q| !q.trim().is_empty()).cloned();
+        // Rewritten to the words the index holds (see crate::search).
+        let q = match self.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            None => None,
+            Some(q) => Some(crate::search::websearch_text(q).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "q={q:?} has no letters or digits to search for; search for words"
+                ))
+            })?),
+        };
         Ok(Filter {
             agent_id: self.agent_id.clone(),
             actor_id: self.actor_id.clone(),

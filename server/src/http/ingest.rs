@@ -21,6 +21,7 @@ use crate::db;
 use crate::db::events::{NewEvent, Outcome};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::search::{event_words, SearchConfig};
 use crate::state::AppState;
 
 /// Room for the `{"event": ..., "content_hash": "..."}` wrapper around an event.
@@ -34,10 +35,11 @@ pub async fn ingest(
     auth.require(Perm::Ingest)?;
     let started = Instant::now();
     let bytes = read_body(body, MAX_BATCH_BYTES).await?;
-    let limits = state.0.limits;
-    let (valid, mut errors) = tokio::task::spawn_blocking(move || validate_batch(&bytes, &limits))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (limits, search) = (state.0.limits, state.0.search);
+    let (valid, mut errors) =
+        tokio::task::spawn_blocking(move || validate_batch(&bytes, &limits, &search))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
     Metrics::add(&state.metrics().batches, 1);
 
     ensure_partitions(&state, &valid).await?;
@@ -124,6 +126,7 @@ fn event_error(
 pub fn validate_batch(
     bytes: &[u8],
     limits: &Limits,
+    search: &SearchConfig,
 ) -> Result<(Vec<NewEvent>, Vec<EventError>), ApiError> {
     let items = super::split::split_batch(bytes).map_err(ApiError::BadRequest)?;
     if items.len() > MAX_BATCH_EVENTS {
@@ -142,6 +145,7 @@ pub fn validate_batch(
         match validate_one(raw, limits, &wrapper_limits) {
             Ok((event, content_hash)) => valid.push(NewEvent {
                 index,
+                words: event_words(&event, search),
                 event,
                 content_hash,
             }),
