@@ -313,3 +313,38 @@ async fn the_server_role_cannot_change_or_remove_events() {
         );
     }
 }
+
+/// The same id sent at once under two agents (two chains, so no shared row
+/// lock): one is stored, the other is refused as a reused id, whichever way
+/// the race goes, and both chains stay whole.
+#[tokio::test]
+async fn one_id_raced_under_two_agents_is_stored_once() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    for round in 0..20 {
+        let a = event("race-a", round);
+        let mut b = event("race-b", round);
+        b.id = a.id;
+        let (ra, rb) = tokio::join!(ingest(&app, &key, vec![a]), ingest(&app, &key, vec![b]));
+        let (ja, jb) = (ra.json(), rb.json());
+        let stored = [&ja, &jb]
+            .iter()
+            .filter(|j| j["receipts"].as_array().is_some_and(|r| r.len() == 1))
+            .count();
+        let refused: Vec<&str> = [&ja, &jb]
+            .iter()
+            .filter_map(|j| j["errors"][0]["error"].as_str())
+            .collect();
+        assert_eq!(stored, 1, "round {round}: {ja} / {jb}");
+        assert_eq!(refused, ["duplicate_id"], "round {round}: {ja} / {jb}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        .fetch_one(&t.su)
+        .await
+        .unwrap();
+    assert_eq!(n, 20);
+    let ops = t.key("acme", Role::Ops).await;
+    let v = call(&app, Method::POST, "/v1/verify", Some(&ops), None).await;
+    assert_eq!(v.lines().pop().unwrap()["ok"], true, "{}", v.text());
+}

@@ -45,10 +45,6 @@ pub fn event_id_of(u: Uuid) -> EventId {
     EventId(ulid::Ulid(u.as_u128()))
 }
 
-fn ts_of(t: Timestamp) -> DateTime<Utc> {
-    t.to_chrono()
-}
-
 struct Head {
     seq: u64,
     hash: Hash,
@@ -185,27 +181,17 @@ async fn ingest_once(
         ));
     }
 
-    if !rows.id.is_empty() {
-        let inserted = sqlx::query(
-            "INSERT INTO event_ids (org_id, id, agent_id, seq, ts, hash, content_hash)
-             SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::timestamptz[], $6::bytea[], $7::bytea[])
-             ON CONFLICT (org_id, id) DO NOTHING",
-        )
-        .bind(org_id)
-        .bind(&rows.id)
-        .bind(&rows.agent_id)
-        .bind(&rows.seq)
-        .bind(&rows.ts)
-        .bind(&rows.hash)
-        .bind(&rows.content_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted != rows.id.len() as u64 {
-            tx.rollback().await?;
-            return Ok(None);
+    if rows.n > 0 {
+        match rows.insert(&mut tx).await {
+            Ok(()) => {}
+            // A concurrent batch stored one of these ids first: retry, and
+            // the retry answers it as a replay.
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some("event_ids_pkey") => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         }
-        rows.insert(&mut tx).await?;
 
         let touched: Vec<&String> = agents.iter().filter(|a| heads[*a].seq > 0).collect();
         let seqs: Vec<i64> = touched.iter().map(|a| heads[*a].seq as i64).collect();
@@ -258,17 +244,13 @@ pub fn hash_col(r: &PgRow, i: usize) -> Result<Hash, sqlx::Error> {
     Hash::from_slice(&b).map_err(|e| sqlx::Error::Decode(e.to_string().into()))
 }
 
-/// The rows of a batch: `event_ids` column by column for one
-/// `INSERT ... SELECT FROM unnest(...)` (it must detect ids stored
-/// concurrently), and `audit_events` as one binary `COPY` stream.
+/// The rows of a batch, as two binary `COPY` streams: `event_ids` (whose
+/// primary key catches an id a concurrent batch stored first) and
+/// `audit_events`.
 struct Rows {
-    id: Vec<Uuid>,
-    agent_id: Vec<String>,
-    seq: Vec<i64>,
-    ts: Vec<DateTime<Utc>>,
-    hash: Vec<Vec<u8>>,
-    content_hash: Vec<Vec<u8>>,
-    copy: CopyBinary,
+    n: usize,
+    ids: CopyBinary,
+    events: CopyBinary,
 }
 
 /// The `audit_events` columns `Rows::push` writes, in order.
@@ -277,17 +259,15 @@ const COPY_COLS: &str = "org_id, api_key_id, agent_id, seq, id, ts, type, actor_
     decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, \
     attrs, content_hash, prev_hash, hash, search";
 const COPY_FIELDS: i16 = 30;
+/// The `event_ids` columns, in the order `Rows::push` writes them.
+const IDS_COLS: &str = "org_id, id, agent_id, seq, ts, hash, content_hash";
 
 impl Rows {
     fn with_capacity(n: usize) -> Self {
         Rows {
-            id: Vec::with_capacity(n),
-            agent_id: Vec::with_capacity(n),
-            seq: Vec::with_capacity(n),
-            ts: Vec::with_capacity(n),
-            hash: Vec::with_capacity(n),
-            content_hash: Vec::with_capacity(n),
-            copy: CopyBinary::with_capacity(n * 1536),
+            n: 0,
+            ids: CopyBinary::with_capacity(n * 160),
+            events: CopyBinary::with_capacity(n * 1536),
         }
     }
 
@@ -303,14 +283,18 @@ impl Rows {
         hash: &Hash,
     ) -> Result<(), sqlx::Error> {
         let e = &ne.event;
-        self.id.push(id);
-        self.agent_id.push(e.agent_id.clone());
-        self.seq.push(seq);
-        self.ts.push(ts_of(e.ts));
-        self.hash.push(hash.0.to_vec());
-        self.content_hash.push(ne.content_hash.0.to_vec());
+        self.n += 1;
+        let c = &mut self.ids;
+        c.row(7);
+        c.uuid(org_id);
+        c.uuid(&id);
+        c.text(&e.agent_id);
+        c.int8(seq);
+        c.timestamptz_unix_micros(e.ts.as_micros());
+        c.bytea(&hash.0);
+        c.bytea(&ne.content_hash.0);
 
-        let c = &mut self.copy;
+        let c = &mut self.events;
         let json = |r: Result<(), serde_json::Error>| {
             r.map_err(|x| sqlx::Error::Encode(format!("event {}: {x}", e.id).into()))
         };
@@ -349,13 +333,16 @@ impl Rows {
     }
 
     async fn insert(self, tx: &mut sqlx::Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
-        let mut copy = tx
-            .copy_in_raw(&format!(
-                "COPY audit_events ({COPY_COLS}) FROM STDIN (FORMAT binary)"
-            ))
-            .await?;
-        copy.send(self.copy.finish()).await?;
-        copy.finish().await?;
+        for (table, cols, data) in [
+            ("event_ids", IDS_COLS, self.ids),
+            ("audit_events", COPY_COLS, self.events),
+        ] {
+            let mut copy = tx
+                .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN (FORMAT binary)"))
+                .await?;
+            copy.send(data.finish()).await?;
+            copy.finish().await?;
+        }
         Ok(())
     }
 }
