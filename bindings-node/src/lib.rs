@@ -8,6 +8,7 @@
 mod client;
 mod convert;
 mod event;
+mod tool;
 
 use napi::bindgen_prelude::*;
 use napi::JsValue;
