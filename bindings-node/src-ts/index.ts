@@ -154,43 +154,32 @@ interface NativeClient {
     validate?: boolean,
     redact?: string,
   ): string | null
-  toolCall(
-    tool: native.Tool,
-    actorId: string | undefined,
-    sessionId: string | undefined,
-    traceId: string | undefined,
-    parentId: string | undefined,
-    elapsedMs: number,
-    inputsJson: string | undefined,
-    inputs: unknown,
-  ): string | null
-  toolEnd(
-    tool: native.Tool,
-    actorId: string | undefined,
-    sessionId: string | undefined,
-    traceId: string | undefined,
-    callId: string,
-    latencyMs: number,
-    outputsJson: string | undefined,
-    outputs: unknown,
-    error: native.ErrorInput | undefined,
-  ): void
-  toolDone(
-    tool: native.Tool,
-    actorId: string | undefined,
-    sessionId: string | undefined,
-    traceId: string | undefined,
-    parentId: string | undefined,
-    elapsedMs: number,
-    inputsJson: string | undefined,
-    outputsJson: string | undefined,
-    outputs: unknown,
-    error: native.ErrorInput | undefined,
-  ): string | null
   flush(timeoutMs?: number): Promise<DeliveryReport>
   shutdown(timeoutMs?: number): Promise<DeliveryReport>
   shutdownSync(timeoutMs?: number): DeliveryReport
   metrics(): Metrics
+}
+
+/**
+ * A wrapped tool bound to one client: name, attrs and redaction override
+ * are fixed, so a call passes only what changes.
+ */
+class ToolBinding {
+  private native: native.Tool | null = null
+  private client: NativeClient | null = null
+  constructor(
+    readonly name: string,
+    readonly attrs: unknown,
+    readonly redact: string | undefined,
+  ) {}
+  /** The native tool for client `c` (made again after `init` replaced the client). */
+  for(c: NativeClient): native.Tool {
+    if (this.client !== c || this.native === null) {
+      this.native = new native.Tool(c as unknown as native.Client, this.name, enc(this.attrs), this.attrs, this.redact)
+      this.client = c
+    }
+    return this.native
+  }
 }
 
 /** The generated class, with the facade's precise types for what it returns as JSON. */
@@ -396,7 +385,7 @@ class Pending {
   /** The context of events under the call. */
   ctx: Ctx = EMPTY
   constructor(
-    readonly tool: native.Tool,
+    readonly tool: ToolBinding,
     readonly outer: Ctx | Pending | undefined,
     /** The pending call this one runs inside, synchronously. */
     readonly prev: Pending | null,
@@ -448,7 +437,7 @@ function recordCall(p: Pending, inputs: unknown): void {
   const c = getClient()
   if (c) {
     try {
-      id = c.toolCall(p.tool, outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
+      id = p.tool.for(c).call(outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
     } catch (e) {
       warnOnce(e)
     }
@@ -467,11 +456,11 @@ function recordEnd(p: Pending, result: unknown, error: native.ErrorInput | undef
     if (!p.recorded) {
       flushPending()
       const o = ctxOf(p.outer)
-      const id = c.toolDone(p.tool, o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
+      const id = p.tool.for(c).done(o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
       settle(p, o, id)
     } else if (p.callId !== null) {
       const o = p.outerCtx
-      c.toolEnd(p.tool, o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
+      p.tool.for(c).end(o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
     }
   } catch (e) {
     warnOnce(e)
@@ -714,12 +703,14 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
   const attrs = options.attrs
   // Fixed per tool: name, attrs and the override go to native once, not per call.
   const redact = options.redact === undefined ? undefined : typeof options.redact === 'string' ? options.redact : JSON.stringify(options.redact)
-  let spec: native.Tool
-  try {
-    spec = new native.Tool(name, enc(attrs), attrs, redact)
-  } catch (e) {
-    throw toSealtrailError(e)
+  if (redact !== undefined) {
+    try {
+      native.checkRedactOverride(redact)
+    } catch (e) {
+      throw toSealtrailError(e)
+    }
   }
+  const spec = new ToolBinding(name, attrs, redact)
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     if (getClient() === null) return fn.apply(this, args as never[])
     // The arguments as they are now: the tool may change them.

@@ -11,8 +11,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sealtrail_core::client::{verify_ledger, Client, ClientConfig, DeliveryReport};
 
-use crate::event::{self, ErrorInput, EventExtra};
-use crate::tool::{self, JsTool};
+use crate::event::{self, EventExtra};
 use crate::{payload, to_napi};
 
 /// Defaults, then the `SEALTRAIL_*` environment, then `settings`: pairs of
@@ -30,8 +29,8 @@ fn config(settings: Vec<Vec<String>>) -> sealtrail_core::Result<ClientConfig> {
 
 #[napi(js_name = "Client")]
 pub struct JsClient {
-    inner: Arc<Client>,
-    agent_id: String,
+    pub(crate) inner: Arc<Client>,
+    pub(crate) agent_id: String,
     limits: sealtrail_core::Limits,
 }
 
@@ -120,107 +119,6 @@ impl JsClient {
         opts.redact = redact.map(Into::into);
         let id = e.id.to_string();
         Ok(self.inner.record_with(e, opts).then_some(id))
-    }
-
-    /// Records a wrapped tool's `tool_call`, which started `elapsedMs` ago
-    /// (0: now), in the context `actorId`..`parentId`. `inputsJson` is the
-    /// arguments' `JSON.stringify` text taken when the call started (parsed
-    /// on core's worker); `inputs` the arguments themselves when that text
-    /// could not be trusted. Returns the call's id, or null when the queue
-    /// refused it.
-    #[napi(catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn tool_call(
-        &self,
-        tool: &JsTool,
-        actor_id: Option<String>,
-        session_id: Option<String>,
-        trace_id: Option<String>,
-        parent_id: Option<String>,
-        elapsed_ms: f64,
-        inputs_json: Option<String>,
-        inputs: Option<Unknown>,
-    ) -> Option<String> {
-        let ctx = tool::context(actor_id, session_id, trace_id, parent_id);
-        let (e, opts) = tool.call(
-            &self.agent_id,
-            &ctx,
-            tool::started(elapsed_ms),
-            payload(inputs_json, inputs),
-        );
-        let id = e.id.to_string();
-        self.inner.record_with(e, opts).then_some(id)
-    }
-
-    /// Records the `tool_result` (or, with `error`, the `error`) that ends
-    /// tool call `callId`, `latencyMs` after it started.
-    #[napi(catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn tool_end(
-        &self,
-        tool: &JsTool,
-        actor_id: Option<String>,
-        session_id: Option<String>,
-        trace_id: Option<String>,
-        call_id: String,
-        latency_ms: f64,
-        outputs_json: Option<String>,
-        outputs: Option<Unknown>,
-        error: Option<ErrorInput>,
-    ) {
-        let ctx = tool::context(actor_id, session_id, trace_id, None);
-        let (e, opts) = tool.end(
-            &self.agent_id,
-            &ctx,
-            &call_id,
-            latency_ms,
-            payload(outputs_json, outputs),
-            error,
-        );
-        self.inner.record_with(e, opts);
-    }
-
-    /// A synchronous tool call that has returned or thrown, in one call:
-    /// records its `tool_call` (with the time it started, `elapsedMs` ago,
-    /// and the arguments' text taken then) and its `tool_result` or `error`.
-    /// Returns the call's id, or null when the queue refused the call.
-    #[napi(catch_unwind)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn tool_done(
-        &self,
-        tool: &JsTool,
-        actor_id: Option<String>,
-        session_id: Option<String>,
-        trace_id: Option<String>,
-        parent_id: Option<String>,
-        elapsed_ms: f64,
-        inputs_json: Option<String>,
-        outputs_json: Option<String>,
-        outputs: Option<Unknown>,
-        error: Option<ErrorInput>,
-    ) -> Option<String> {
-        let mut ctx = tool::context(actor_id, session_id, trace_id, parent_id);
-        let (call, opts) = tool.call(
-            &self.agent_id,
-            &ctx,
-            tool::started(elapsed_ms),
-            payload(inputs_json, None),
-        );
-        let id = call.id.to_string();
-        if !self.inner.record_with(call, opts) {
-            return None;
-        }
-        ctx.parent_id = None;
-        let (end, opts) = tool.end(
-            &self.agent_id,
-            &ctx,
-            &id,
-            elapsed_ms,
-            payload(outputs_json, outputs),
-            error,
-        );
-        self.inner.record_with(end, opts);
-        Some(id)
     }
 
     /// Resolves with core's `DeliveryReport` once everything recorded so far

@@ -62,6 +62,19 @@ pub struct Payload<'a> {
     pub value: Option<Unknown<'a>>,
 }
 
+/// `JSON.stringify` text passed as a raw value: read in one copy when it
+/// is ASCII (napi-rs's `String` measures it first). Anything but a string
+/// is none.
+pub fn text(v: Option<Unknown<'_>>) -> Option<String> {
+    let v = v?;
+    if v.get_type().ok()? != ValueType::String {
+        return None;
+    }
+    let raw = v.value();
+    // SAFETY: the handles belong to the napi call that is running now.
+    unsafe { convert::string(raw.env, raw.value) }
+}
+
 impl Payload<'_> {
     /// The value now: parsed text, or the native walker's conversion.
     pub fn into_value(self) -> Option<Value> {

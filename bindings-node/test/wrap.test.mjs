@@ -245,3 +245,29 @@ test('session() inside a sync tool keeps the call as parent', async () => {
   assert.equal(ev[1].parent_id, ev[0].id)
   assert.equal(ev[1].actor_id, 'inner-user')
 })
+
+test('a tool wrapped before init() records to the client init() made', async () => {
+  const f = st.wrapTool('rebound', (x) => x * 2)
+  assert.equal(f(1), 2)
+  await st.flush()
+  const other = join(dir, 'other.jsonl')
+  st.init({ agentId: 'wrap-test-2', ledgerPath: other, installExitHooks: false })
+  try {
+    assert.equal(f(2), 4)
+    await st.flush()
+    const ev = ledgerEvents(other)
+    assert.deepEqual(ev.map((e) => `${e.type}:${e.agent_id}`), ['tool_call:wrap-test-2', 'tool_result:wrap-test-2'])
+    assert.deepEqual(ev[0].inputs, [2])
+  } finally {
+    st.init({ agentId: 'wrap-test', ledgerPath: ledger, installExitHooks: false })
+  }
+})
+
+test('argument text of any length and script reaches core intact', async () => {
+  const f = st.wrapTool('echo', (...a) => a.length)
+  const cases = [[''], ['é'], ['a'.repeat(1000) + 'é'], ['€😀'.repeat(300)], ['ascii'.repeat(500)], [{ k: 'ü', n: 1.5 }]]
+  for (const args of cases) {
+    const ev = await eventsAfter(() => f(...args))
+    assert.deepEqual(ev[0].inputs, JSON.parse(JSON.stringify(args)), JSON.stringify(args).slice(0, 40))
+  }
+})
