@@ -524,10 +524,12 @@ function enc(v: unknown): string | undefined {
 /**
  * Markers in `JSON.stringify` output that mean it lost data the walker
  * keeps: `{}` (Map, Set, ArrayBuffer), a Buffer's `toJSON`, a typed array's
- * index keys. Plain data with an empty object (or such text inside a
- * string) just takes the slower path.
+ * index keys; or that core's parser refuses: `\udXXX`, a lone surrogate
+ * (the walker writes U+FFFD). Plain data with an empty object (or such
+ * text inside a string) just takes the slower path.
  */
 function lossy(s: string): boolean {
+  if (s.includes('\\ud')) return true
   for (let i = s.indexOf('{'); i !== -1; i = s.indexOf('{', i + 1)) {
     const c = s.charCodeAt(i + 1)
     if (c === 125 /* } */) return true

@@ -263,11 +263,13 @@ test('a tool wrapped before init() records to the client init() made', async () 
   }
 })
 
-test('argument text of any length and script reaches core intact', async () => {
+test('argument text of any length and script reaches core intact (lone surrogates as U+FFFD)', async () => {
   const f = st.wrapTool('echo', (...a) => a.length)
-  const cases = [[''], ['é'], ['a'.repeat(1000) + 'é'], ['€😀'.repeat(300)], ['ascii'.repeat(500)], [{ k: 'ü', n: 1.5 }]]
+  const cases = [[''], ['é'], ['a'.repeat(1000) + 'é'], ['€😀'.repeat(300)], ['\ud800 lone', 'x\udfff'], ['ascii'.repeat(500)], [{ k: 'ü', n: 1.5 }]]
   for (const args of cases) {
     const ev = await eventsAfter(() => f(...args))
-    assert.deepEqual(ev[0].inputs, JSON.parse(JSON.stringify(args)), JSON.stringify(args).slice(0, 40))
+    assert.deepEqual(ev.map((e) => e.type), ['tool_call', 'tool_result'])
+    const expected = JSON.parse(JSON.stringify(args), (k, v) => (typeof v === 'string' ? v.toWellFormed() : v))
+    assert.deepEqual(ev[0].inputs, expected, JSON.stringify(args).slice(0, 40))
   }
 })
