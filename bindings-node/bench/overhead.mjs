@@ -6,6 +6,10 @@
 //
 // Events go to a ledger in a temp dir (no endpoint): the caller's cost is
 // capture and enqueue; the worker thread does the rest off the JS thread.
+// The arguments are snapshotted (JSON.stringify) before the call; a
+// synchronous tool's tool_call is then recorded together with its
+// tool_result in one native call once it returns (both events, the call
+// with its start time), where an async tool takes two.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,7 +33,7 @@ function noop(a) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sealtrail-bench-'))
-const mode = 'record (capture + enqueue; worker writes the ledger)'
+const mode = 'record (args stringified before the call; tool_call + tool_result enqueued in one native call after it returns; worker parses, redacts, hashes, writes the ledger)'
 st.init({ agentId: 'bench', ledgerPath: join(dir, 'ledger.jsonl'), installExitHooks: false, fsync: false })
 const wrapped = st.wrapTool('noop', noop)
 

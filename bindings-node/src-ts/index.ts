@@ -160,6 +160,28 @@ interface NativeClient {
   metrics(): Metrics
 }
 
+/**
+ * A wrapped tool bound to one client: name, attrs and redaction override
+ * are fixed, so a call passes only what changes.
+ */
+class ToolBinding {
+  private native: native.Tool | null = null
+  private client: NativeClient | null = null
+  constructor(
+    readonly name: string,
+    readonly attrs: unknown,
+    readonly redact: string | undefined,
+  ) {}
+  /** The native tool for client `c` (made again after `init` replaced the client). */
+  for(c: NativeClient): native.Tool {
+    if (this.client !== c || this.native === null) {
+      this.native = new native.Tool(c as unknown as native.Client, this.name, enc(this.attrs), this.attrs, this.redact)
+      this.client = c
+    }
+    return this.native
+  }
+}
+
 /** The generated class, with the facade's precise types for what it returns as JSON. */
 const NativeClientClass = native.Client as unknown as new (settings: string[][]) => NativeClient
 
@@ -343,7 +365,108 @@ interface Ctx {
   parentId?: string
 }
 
-const als = new AsyncLocalStorage<Ctx>()
+const EMPTY: Ctx = Object.freeze({})
+
+/**
+ * A wrapped tool's call whose `tool_call` event is not recorded yet. A
+ * synchronous call records its `tool_call` and its end in one native call
+ * once it returns. Anything recorded before that (inside the call: nested
+ * tools, `record*`, `trace`; or a promise it returned) first records the
+ * pending calls, outermost first, each with the time it started and the
+ * arguments' text taken then, so events reach core in the order they
+ * happened and events inside a call name it as their parent.
+ */
+class Pending {
+  /** The `tool_call` was recorded (or could not be): `callId` and `ctx` are set. */
+  recorded = false
+  callId: string | null = null
+  /** The context the call ran in (resolved when recorded). */
+  outerCtx: Ctx = EMPTY
+  /** The context of events under the call. */
+  ctx: Ctx = EMPTY
+  constructor(
+    readonly tool: ToolBinding,
+    readonly outer: Ctx | Pending | undefined,
+    /** The pending call this one runs inside, synchronously. */
+    readonly prev: Pending | null,
+    readonly argsJson: string | undefined,
+    public t0: number,
+  ) {}
+}
+
+const als = new AsyncLocalStorage<Ctx | Pending>()
+/** The innermost wrapped call running synchronously now. */
+let running: Pending | null = null
+
+/** The context `store` stands for (records pending calls it depends on). */
+function ctxOf(store: Ctx | Pending | undefined): Ctx {
+  if (store === undefined) return EMPTY
+  if (!(store instanceof Pending)) return store
+  if (!store.recorded) {
+    flushPending()
+    if (!store.recorded) recordCall(store, undefined)
+  }
+  return store.ctx
+}
+
+/** The current context; pending calls it depends on are recorded first. */
+function currentCtx(): Ctx {
+  return ctxOf(als.getStore())
+}
+
+/** Records every pending call that is running now, outermost first. */
+function flushPending(): void {
+  if (running === null || running.recorded) return
+  const chain: Pending[] = []
+  for (let p: Pending | null = running; p !== null && !p.recorded; p = p.prev) chain.push(p)
+  for (let i = chain.length - 1; i >= 0; i--) recordCall(chain[i], undefined)
+}
+
+function settle(p: Pending, outer: Ctx, id: string | null): void {
+  p.recorded = true
+  p.callId = id
+  p.outerCtx = outer
+  // Outside a trace the call starts one (its id), as in the Python binding.
+  p.ctx = id === null ? outer : { ...outer, traceId: outer.traceId ?? id, parentId: id }
+}
+
+/** Records `p`'s `tool_call` now (with the time it started); `inputs` when its arguments need the native walker. */
+function recordCall(p: Pending, inputs: unknown): void {
+  const outer = ctxOf(p.outer)
+  let id: string | null = null
+  const c = getClient()
+  if (c) {
+    try {
+      id = p.tool.for(c).call(outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
+    } catch (e) {
+      warnOnce(e)
+    }
+  }
+  settle(p, outer, id)
+}
+
+/** Records the end of call `p`: with its `tool_call` in one native call when that is still pending. */
+function recordEnd(p: Pending, result: unknown, error: native.ErrorInput | undefined, captureResult: boolean): void {
+  const elapsed = now() - p.t0
+  const c = getClient()
+  if (!c) return
+  try {
+    const out = error === undefined && captureResult ? result : undefined
+    const outJson = enc(out)
+    if (!p.recorded) {
+      flushPending()
+      const o = ctxOf(p.outer)
+      const id = p.tool.for(c).done(o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
+      settle(p, o, id)
+    } else if (p.callId !== null) {
+      const o = p.outerCtx
+      p.tool.for(c).end(o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
+    }
+  } catch (e) {
+    warnOnce(e)
+    if (!p.recorded) settle(p, ctxOf(p.outer), null)
+  }
+}
 
 /**
  * Runs `fn` with `actorId` / `sessionId` attached to every event recorded
@@ -352,7 +475,7 @@ const als = new AsyncLocalStorage<Ctx>()
  * is made (as in the Python binding).
  */
 export function session<R>(info: SessionInfo, fn: () => R): R {
-  const outer = als.getStore() ?? {}
+  const outer = currentCtx()
   const ctx: Ctx = {
     ...outer,
     actorId: info.actorId ?? outer.actorId,
@@ -368,7 +491,7 @@ export function session<R>(info: SessionInfo, fn: () => R): R {
  * (outermost trace) and the `parent_id` of everything recorded inside.
  */
 export function trace<R>(name: string, fn: () => R, attrs?: Record<string, unknown>): R {
-  const outer = als.getStore() ?? {}
+  const outer = currentCtx()
   const a = { 'sealtrail.trace': 'start', ...attrs }
   const span = emit('custom', name, outer, undefined, undefined, a, undefined) ?? native.newId()
   return als.run({ ...outer, traceId: outer.traceId ?? span, parentId: span }, fn)
@@ -376,23 +499,43 @@ export function trace<R>(name: string, fn: () => R, attrs?: Record<string, unkno
 
 /** The current `trace_id`, `parent_id`, `actor_id` and `session_id`. */
 export function currentContext(): Readonly<Ctx> {
-  return { ...als.getStore() }
+  return { ...currentCtx() }
 }
 
 // ---------------------------------------------------------------- recording
 
 /**
- * `JSON.stringify` is the fast path for plain data; when it throws (cycles,
- * BigInt) or loses data (Map, Set, Buffer: detected natively), the native
- * walker converts the value itself.
+ * `JSON.stringify` text when it carries the value exactly: the fast path for
+ * plain data, parsed on core's worker. Undefined when it throws (cycles,
+ * BigInt) or lost data, and the native walker then converts the value
+ * itself.
  */
 function enc(v: unknown): string | undefined {
   if (v === undefined) return undefined
+  let s: string | undefined
   try {
-    return JSON.stringify(v)
+    s = JSON.stringify(v)
   } catch {
     return undefined
   }
+  return s === undefined || lossy(s) ? undefined : s
+}
+
+/**
+ * Markers in `JSON.stringify` output that mean it lost data the walker
+ * keeps: `{}` (Map, Set, ArrayBuffer), a Buffer's `toJSON`, a typed array's
+ * index keys; or that core's parser refuses: `\udXXX`, a lone surrogate
+ * (the walker writes U+FFFD). Plain data with an empty object (or such
+ * text inside a string) just takes the slower path.
+ */
+function lossy(s: string): boolean {
+  if (s.includes('\\ud')) return true
+  for (let i = s.indexOf('{'); i !== -1; i = s.indexOf('{', i + 1)) {
+    const c = s.charCodeAt(i + 1)
+    if (c === 125 /* } */) return true
+    if (c === 34 /* " */ && (s.startsWith('0":', i + 2) || s.startsWith('type":"Buffer","data":[', i + 2))) return true
+  }
+  return false
 }
 
 function emit(
@@ -410,6 +553,8 @@ function emit(
 ): string | null {
   const c = getClient()
   if (!c) return null
+  // Calls running now come first, in the order they started.
+  if (running !== null) flushPending()
   try {
     return c.record(
       type,
@@ -439,7 +584,7 @@ function emit(
 /** Records one event of any type. Returns its id, or null if it was not recorded. */
 export function record(input: RecordInput): string | null {
   try {
-    const ctx = als.getStore() ?? {}
+    const ctx = currentCtx()
     const rare =
       input.id !== undefined ||
       input.ts !== undefined ||
@@ -558,8 +703,7 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
   const captureArgs = options.captureArgs !== false
   const captureResult = options.captureResult !== false
   const attrs = options.attrs
-  // Fixed per tool: stringified (and the override checked) once, not per call.
-  const attrsJson = enc(attrs)
+  // Fixed per tool: name, attrs and the override go to native once, not per call.
   const redact = options.redact === undefined ? undefined : typeof options.redact === 'string' ? options.redact : JSON.stringify(options.redact)
   if (redact !== undefined) {
     try {
@@ -568,79 +712,46 @@ export function wrapTool<F extends (...args: never[]) => unknown>(
       throw toSealtrailError(e)
     }
   }
-  const call = (
-    type: EventType,
-    ctx: Ctx,
-    parentId: string | undefined,
-    inputs: unknown,
-    outputs: unknown,
-    latencyMs: number | undefined,
-    extra: native.EventExtra | undefined,
-  ): string | null => {
-    const c = getClient()
-    if (!c) return null
-    try {
-      // Positional, and JSON text that core's worker parses off this thread.
-      return c.record(
-        type,
-        name,
-        ctx.traceId,
-        parentId,
-        ctx.actorId,
-        ctx.sessionId,
-        enc(inputs),
-        inputs,
-        enc(outputs),
-        outputs,
-        latencyMs,
-        attrsJson,
-        attrs,
-        undefined,
-        undefined,
-        extra,
-        false,
-        redact,
-      )
-    } catch (e) {
-      warnOnce(e)
-      return null
-    }
-  }
+  const spec = new ToolBinding(name, attrs, redact)
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    const ctx = als.getStore() ?? {}
-    const callId = call('tool_call', ctx, ctx.parentId, captureArgs ? args : undefined, undefined, undefined, undefined)
-    const parent = callId ?? ctx.parentId
-    // Events recorded inside the tool hang under its call; outside a trace
-    // the call starts one (its id), as in the Python binding.
-    const after: Ctx = callId === null || ctx.traceId ? ctx : { ...ctx, traceId: callId }
-    const inner: Ctx = callId === null ? ctx : { ...after, parentId: callId }
-    const t0 = now()
-    const ok = (r: unknown): void => {
-      call('tool_result', after, parent, undefined, captureResult ? r : undefined, now() - t0, undefined)
+    if (getClient() === null) return fn.apply(this, args as never[])
+    // The arguments as they are now: the tool may change them.
+    const argsJson = captureArgs ? enc(args) : undefined
+    const p = new Pending(spec, als.getStore(), running, argsJson, now())
+    if (captureArgs && argsJson === undefined) {
+      // Values only the native walker converts: recorded now, before the tool runs.
+      flushPending()
+      recordCall(p, args)
+      p.t0 = now()
     }
-    const fail = (e: unknown): void => {
-      call('error', after, parent, undefined, undefined, now() - t0, { error: errorInfo(e) })
-    }
+    running = p
     let result: unknown
     try {
-      result = callId === null ? fn.apply(this, args as never[]) : als.run(inner, () => fn.apply(this, args as never[]))
+      result = als.run(p, Reflect.apply, fn, this, args) as unknown
     } catch (e) {
-      fail(e)
+      running = p.prev
+      recordEnd(p, undefined, errorInfo(e), captureResult)
       throw e
     }
+    running = p.prev
     if (isThenable(result)) {
+      // The promise's callbacks may record under the call: record it now.
+      if (!p.recorded) {
+        flushPending()
+        recordCall(p, undefined)
+      }
       return Promise.resolve(result).then(
         (r) => {
-          ok(r)
+          recordEnd(p, r, undefined, captureResult)
           return r
         },
         (e: unknown) => {
-          fail(e)
+          recordEnd(p, undefined, errorInfo(e), captureResult)
           throw e
         },
       )
     }
-    ok(result)
+    recordEnd(p, result, undefined, captureResult)
     return result
   }
   try {

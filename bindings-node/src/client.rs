@@ -29,8 +29,8 @@ fn config(settings: Vec<Vec<String>>) -> sealtrail_core::Result<ClientConfig> {
 
 #[napi(js_name = "Client")]
 pub struct JsClient {
-    inner: Arc<Client>,
-    agent_id: String,
+    pub(crate) inner: Arc<Client>,
+    pub(crate) agent_id: String,
     limits: sealtrail_core::Limits,
 }
 

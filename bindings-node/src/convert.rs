@@ -83,6 +83,63 @@ unsafe fn clear_exception(env: sys::napi_env) {
     }
 }
 
+/// A JavaScript string as UTF-8: one copy when it is ASCII (as
+/// `JSON.stringify` output usually is), else measured first.
+///
+/// # Safety
+/// `env` and `v` must be the live handles of the current napi call.
+pub unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
+    // Its length in UTF-16 units, without reading it. UTF-8 takes at least
+    // one byte per unit, and napi never splits a character, so a write that
+    // stops short of `units + 1` bytes with 4 bytes of room left is whole.
+    let mut units = 0usize;
+    ok(sys::napi_get_value_string_utf16(
+        env,
+        v,
+        ptr::null_mut(),
+        0,
+        &mut units,
+    ))
+    .ok()?;
+    let mut cap = units + 5;
+    let mut buf: Vec<u8> = Vec::with_capacity(cap);
+    let mut written = 0usize;
+    ok(sys::napi_get_value_string_utf8(
+        env,
+        v,
+        buf.as_mut_ptr().cast(),
+        cap,
+        &mut written,
+    ))
+    .ok()?;
+    if written > units {
+        ok(sys::napi_get_value_string_utf8(
+            env,
+            v,
+            ptr::null_mut(),
+            0,
+            &mut cap,
+        ))
+        .ok()?;
+        cap += 1;
+        buf = Vec::with_capacity(cap);
+        ok(sys::napi_get_value_string_utf8(
+            env,
+            v,
+            buf.as_mut_ptr().cast(),
+            cap,
+            &mut written,
+        ))
+        .ok()?;
+    }
+    buf.set_len(written);
+    // napi writes UTF-8 (lone surrogates become U+FFFD).
+    Some(
+        String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
 fn number(f: f64) -> Value {
     if !f.is_finite() {
         return Value::Null;
@@ -102,27 +159,7 @@ impl Walker {
     }
 
     unsafe fn string(&self, v: sys::napi_value) -> R<String> {
-        let mut len = 0usize;
-        ok(sys::napi_get_value_string_utf8(
-            self.env,
-            v,
-            ptr::null_mut(),
-            0,
-            &mut len,
-        ))?;
-        let mut buf: Vec<u8> = Vec::with_capacity(len + 1);
-        let mut written = 0usize;
-        ok(sys::napi_get_value_string_utf8(
-            self.env,
-            v,
-            buf.as_mut_ptr().cast(),
-            len + 1,
-            &mut written,
-        ))?;
-        buf.set_len(written);
-        // napi writes UTF-8 (lone surrogates become U+FFFD).
-        Ok(String::from_utf8(buf)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        string(self.env, v).ok_or(Fail)
     }
 
     unsafe fn named(&self, obj: sys::napi_value, name: &std::ffi::CStr) -> R<sys::napi_value> {

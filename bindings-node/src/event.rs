@@ -55,24 +55,24 @@ pub struct EventExtra {
 }
 
 /// One JSON-ish argument as the facade passes it: `JSON.stringify`'s output
-/// when it succeeded (the fast path), and the value itself for the native
-/// walker when it did not or when its output cannot be trusted.
+/// when it succeeded and lost nothing (the facade checks), else the value
+/// itself for the native walker.
 pub struct Payload<'a> {
     pub json: Option<String>,
     pub value: Option<Unknown<'a>>,
 }
 
-/// Markers in `JSON.stringify` output that mean it lost data the walker
-/// keeps: `{}` (Map, Set, ArrayBuffer), a Buffer's `toJSON`, a typed array's
-/// index keys. Plain data with an empty object just takes the slower path.
-/// One pass over the `{`s (memchr), on the caller's thread.
-fn stringify_lossy(s: &str) -> bool {
-    s.match_indices('{').any(|(i, _)| {
-        let rest = &s.as_bytes()[i + 1..];
-        rest.first() == Some(&b'}')
-            || rest.starts_with(b"\"0\":")
-            || rest.starts_with(b"\"type\":\"Buffer\",\"data\":[")
-    })
+/// `JSON.stringify` text passed as a raw value: read in one copy when it
+/// is ASCII (napi-rs's `String` measures it first). Anything but a string
+/// is none.
+pub fn text(v: Option<Unknown<'_>>) -> Option<String> {
+    let v = v?;
+    if v.get_type().ok()? != ValueType::String {
+        return None;
+    }
+    let raw = v.value();
+    // SAFETY: the handles belong to the napi call that is running now.
+    unsafe { convert::string(raw.env, raw.value) }
 }
 
 impl Payload<'_> {
@@ -84,13 +84,11 @@ impl Payload<'_> {
         }
     }
 
-    /// Trustworthy `JSON.stringify` text is passed through untouched (core's
-    /// worker parses it); anything else is converted by the walker here.
+    /// `JSON.stringify` text is passed through untouched (core's worker
+    /// parses it); a value without text is converted by the walker here.
     pub fn split(self) -> (Option<Value>, Option<String>) {
         if let Some(s) = self.json {
-            if !stringify_lossy(&s) {
-                return (None, Some(s));
-            }
+            return (None, Some(s));
         }
         let Some(u) = self.value else {
             return (None, None);

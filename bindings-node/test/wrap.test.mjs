@@ -134,3 +134,142 @@ test('redaction applies to tool arguments before anything is written', async () 
   assert.ok(!text.includes('alice@example.com'), text)
   assert.ok(ev[0].pii && Object.values(ev[0].pii).reduce((a, b) => a + b, 0) >= 1, JSON.stringify(ev[0]))
 })
+
+// A synchronous call records its tool_call once it returns (one native call
+// for both events): what follows checks that nothing observable changed.
+
+const ulidMs = (id) => [...id.slice(0, 10)].reduce((n, c) => n * 32 + '0123456789ABCDEFGHJKMNPQRSTVWXYZ'.indexOf(c), 0)
+
+test('sync tool: tool_call carries the start time and the arguments as they were then', async () => {
+  const f = st.wrapTool('mutates', (o, m) => {
+    const until = performance.now() + 30
+    while (performance.now() < until) { /* busy */ }
+    o.n = 2
+    o.list.push('later')
+    if (m instanceof Map) m.set('k', 'later')
+    return o.n
+  })
+  const ev = await eventsAfter(() => f({ n: 1, list: ['a'] }, 'x'))
+  assert.deepEqual(ev[0].inputs, [{ n: 1, list: ['a'] }, 'x'])
+  const m = new Map([['k', 'then']])
+  const ev2 = await eventsAfter(() => f({ n: 1, list: [] }, m))
+  // A Map takes the native walker: converted before the tool ran, too.
+  assert.deepEqual(ev2[0].inputs, [{ n: 1, list: [] }, { k: 'then' }])
+  for (const [call, result] of [ev, ev2]) {
+    assert.deepEqual([call.type, result.type], ['tool_call', 'tool_result'])
+    const span = Date.parse(result.ts) - Date.parse(call.ts)
+    assert.ok(span >= 29 && span < 1000, `call ${call.ts} result ${result.ts}`)
+    assert.ok(result.latency_ms >= 29, `latency ${result.latency_ms}`)
+    assert.ok(call.id < result.id)
+    assert.equal(ulidMs(call.id), Math.floor(Date.parse(call.ts)), 'the id carries the start time')
+  }
+})
+
+test('events inside a sync tool hang under it and come after its tool_call', async () => {
+  let inside
+  const inner = st.wrapTool('inner2', () => 1)
+  const f = st.wrapTool('outer2', () => {
+    inside = st.currentContext()
+    st.record({ type: 'custom', name: 'leaf' })
+    return inner() + 1
+  })
+  const ev = await eventsAfter(() => f())
+  assert.deepEqual(ev.map((e) => `${e.type}:${e.name}`), ['tool_call:outer2', 'custom:leaf', 'tool_call:inner2', 'tool_result:inner2', 'tool_result:outer2'])
+  const [oc, leaf, ic, ir, or] = ev
+  assert.deepEqual(inside, { traceId: oc.id, parentId: oc.id })
+  assert.equal(leaf.parent_id, oc.id)
+  assert.equal(ic.parent_id, oc.id)
+  assert.equal(ir.parent_id, ic.id)
+  assert.equal(or.parent_id, oc.id)
+  for (const e of ev) assert.equal(e.trace_id, oc.id)
+  for (let i = 1; i < ev.length; i++) assert.ok(ev[i - 1].id < ev[i].id)
+})
+
+test('sync tools nested in sync tools record in call order', async () => {
+  const c = st.wrapTool('c', (x) => x)
+  const b = st.wrapTool('b', (x) => c(x) + 1)
+  const a = st.wrapTool('a', (x) => b(x) + 1)
+  let r
+  const ev = await eventsAfter(() => st.trace('t', () => { r = a(1) }))
+  assert.equal(r, 3)
+  assert.deepEqual(ev.map((e) => `${e.type}:${e.name}`), ['custom:t', 'tool_call:a', 'tool_call:b', 'tool_call:c', 'tool_result:c', 'tool_result:b', 'tool_result:a'])
+  const [t, ac, bc, cc, cr, br, ar] = ev
+  assert.deepEqual([ac.parent_id, bc.parent_id, cc.parent_id, cr.parent_id, br.parent_id, ar.parent_id], [t.id, ac.id, bc.id, cc.id, bc.id, ac.id])
+  for (const e of ev) assert.equal(e.trace_id, t.id)
+  assert.ok(ac.ts <= bc.ts && bc.ts <= cc.ts && cc.ts <= cr.ts)
+})
+
+test('an event recorded in another context during a sync call still comes after its tool_call', async () => {
+  const { AsyncResource } = await import('node:async_hooks')
+  const elsewhere = AsyncResource.bind(() => st.record({ type: 'custom', name: 'elsewhere' }))
+  const f = st.wrapTool('host', () => { elsewhere(); return 1 })
+  const ev = await eventsAfter(() => f())
+  assert.deepEqual(ev.map((e) => `${e.type}:${e.name}`), ['tool_call:host', 'custom:elsewhere', 'tool_result:host'])
+  assert.equal(ev[1].parent_id, undefined)
+  assert.notEqual(ev[1].trace_id, ev[0].id)
+})
+
+test('work a sync tool leaves behind still names the call as parent', async () => {
+  let later
+  const done = new Promise((r) => { later = r })
+  const f = st.wrapTool('kick', () => {
+    setTimeout(() => { st.record({ type: 'custom', name: 'after' }); later() }, 5)
+    return 'started'
+  })
+  const ev = await eventsAfter(async () => { f(); await done })
+  assert.deepEqual(ev.map((e) => `${e.type}:${e.name}`), ['tool_call:kick', 'tool_result:kick', 'custom:after'])
+  assert.equal(ev[2].parent_id, ev[0].id)
+  assert.equal(ev[2].trace_id, ev[0].id)
+})
+
+test('a sync function returning a promise is recorded when it returns, ended when it settles', async () => {
+  let resolve
+  const f = st.wrapTool('deferred', () => new Promise((r) => { resolve = r }))
+  await st.flush()
+  const before = ledgerEvents(ledger).length
+  const pr = f()
+  await st.flush()
+  assert.deepEqual(ledgerEvents(ledger).slice(before).map((e) => e.type), ['tool_call'])
+  resolve(7)
+  assert.equal(await pr, 7)
+  await st.flush()
+  const ev = ledgerEvents(ledger).slice(before)
+  assert.deepEqual(ev.map((e) => e.type), ['tool_call', 'tool_result'])
+  assert.equal(ev[1].outputs, 7)
+})
+
+test('session() inside a sync tool keeps the call as parent', async () => {
+  const f = st.wrapTool('sess', () => st.session({ actorId: 'inner-user' }, () => st.record({ type: 'custom', name: 'in' })))
+  const ev = await eventsAfter(() => f())
+  assert.deepEqual(ev.map((e) => e.type), ['tool_call', 'custom', 'tool_result'])
+  assert.equal(ev[1].parent_id, ev[0].id)
+  assert.equal(ev[1].actor_id, 'inner-user')
+})
+
+test('a tool wrapped before init() records to the client init() made', async () => {
+  const f = st.wrapTool('rebound', (x) => x * 2)
+  assert.equal(f(1), 2)
+  await st.flush()
+  const other = join(dir, 'other.jsonl')
+  st.init({ agentId: 'wrap-test-2', ledgerPath: other, installExitHooks: false })
+  try {
+    assert.equal(f(2), 4)
+    await st.flush()
+    const ev = ledgerEvents(other)
+    assert.deepEqual(ev.map((e) => `${e.type}:${e.agent_id}`), ['tool_call:wrap-test-2', 'tool_result:wrap-test-2'])
+    assert.deepEqual(ev[0].inputs, [2])
+  } finally {
+    st.init({ agentId: 'wrap-test', ledgerPath: ledger, installExitHooks: false })
+  }
+})
+
+test('argument text of any length and script reaches core intact (lone surrogates as U+FFFD)', async () => {
+  const f = st.wrapTool('echo', (...a) => a.length)
+  const cases = [[''], ['é'], ['a'.repeat(1000) + 'é'], ['€😀'.repeat(300)], ['\ud800 lone', 'x\udfff'], ['ascii'.repeat(500)], [{ k: 'ü', n: 1.5 }]]
+  for (const args of cases) {
+    const ev = await eventsAfter(() => f(...args))
+    assert.deepEqual(ev.map((e) => e.type), ['tool_call', 'tool_result'])
+    const expected = JSON.parse(JSON.stringify(args), (k, v) => (typeof v === 'string' ? v.toWellFormed() : v))
+    assert.deepEqual(ev[0].inputs, expected, JSON.stringify(args).slice(0, 40))
+  }
+})

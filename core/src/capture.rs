@@ -17,7 +17,18 @@ impl Event {
     /// A new event of `kind` in `ctx`. Outside any trace an event starts its
     /// own: its trace id is its id.
     pub fn in_context(kind: EventType, agent_id: &str, ctx: &Context) -> Event {
-        let mut e = Event::new(kind, agent_id);
+        Event::in_context_at(kind, agent_id, ctx, std::time::SystemTime::now())
+    }
+
+    /// [`Event::in_context`] for an event that happened at `at`: a tool
+    /// call recorded once it returned carries the time it started.
+    pub fn in_context_at(
+        kind: EventType,
+        agent_id: &str,
+        ctx: &Context,
+        at: std::time::SystemTime,
+    ) -> Event {
+        let mut e = Event::new_at(kind, agent_id, at);
         e.actor_id = ctx.actor_id.clone();
         e.session_id = ctx.session_id.clone();
         e.parent_id = ctx.parent_id.clone();
@@ -105,6 +116,22 @@ mod tests {
         ] {
             assert_eq!(values::bytes(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn event_recorded_after_the_fact_carries_its_time() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        let now = SystemTime::now();
+        let later = Event::new(EventType::Custom, "a");
+        let at = now - Duration::from_millis(1500);
+        let e = Event::in_context_at(EventType::ToolCall, "a", &Context::default(), at);
+        let us = at.duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+        assert_eq!(e.ts.as_micros(), us);
+        assert_eq!(e.trace_id.as_deref(), Some(e.id.to_string().as_str()));
+        // Its id still sorts after every id made before it (its time part
+        // is `at` unless a later id was made since).
+        assert!(e.id > later.id);
+        assert!(Event::new(EventType::Custom, "a").id > e.id);
     }
 
     #[test]

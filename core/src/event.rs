@@ -127,13 +127,19 @@ impl EventId {
     /// A new id, monotonic within this process (two ids made in the same
     /// millisecond still sort in the order they were made).
     pub fn generate() -> Self {
+        Self::generate_at(std::time::SystemTime::now())
+    }
+
+    /// A new id whose time part is `at` (an event recorded after the fact
+    /// with its start time), still after every id made before it.
+    pub fn generate_at(at: std::time::SystemTime) -> Self {
         if let Ok(mut guard) = ULID_GEN.lock() {
             let gen = guard.get_or_insert_with(ulid::Generator::new);
-            if let Ok(id) = gen.generate() {
+            if let Ok(id) = gen.generate_from_datetime(at) {
                 return EventId(id);
             }
         }
-        EventId(ulid::Ulid::new())
+        EventId(ulid::Ulid::from_datetime(at))
     }
 }
 
@@ -185,6 +191,17 @@ const TS_MAX_MICROS: i64 = 253_402_300_799_999_999;
 impl Timestamp {
     pub fn now() -> Self {
         Timestamp(chrono::Utc::now().timestamp_micros())
+    }
+    /// `at`, truncated to the microsecond (the epoch for times before it).
+    pub fn at(at: std::time::SystemTime) -> Self {
+        let us = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        Timestamp(
+            i64::try_from(us)
+                .unwrap_or(TS_MAX_MICROS)
+                .min(TS_MAX_MICROS),
+        )
     }
     /// From microseconds since the Unix epoch.
     pub fn from_micros(us: i64) -> Result<Self> {
@@ -391,9 +408,16 @@ pub struct Event {
 impl Event {
     /// A new event of `kind` for `agent_id`, with a fresh id and the current time.
     pub fn new(kind: EventType, agent_id: impl Into<String>) -> Self {
+        Self::new_at(kind, agent_id, std::time::SystemTime::now())
+    }
+
+    /// A new event that happened at `at` (earlier than now when it is
+    /// recorded after the fact): `ts` is `at`, and so is the time part of
+    /// its fresh id.
+    pub fn new_at(kind: EventType, agent_id: impl Into<String>, at: std::time::SystemTime) -> Self {
         Event {
-            id: EventId::generate(),
-            ts: Timestamp::now(),
+            id: EventId::generate_at(at),
+            ts: Timestamp::at(at),
             agent_id: agent_id.into(),
             kind,
             actor_id: None,

@@ -1,0 +1,255 @@
+//! `Tool` (JsTool): a wrapped tool bound to a client, with what `wrapTool`
+//! fixes once per tool (name, attrs, redaction override), and the events of
+//! one call of it, placed by core's rules (`Event::in_context_at`,
+//! `Event::after_call`). Its methods are the per-call path: one object to
+//! unwrap, JSON text read in one copy.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sealtrail_core::capture::Context;
+use sealtrail_core::client::{Client, RecordOptions};
+use sealtrail_core::event::ErrorInfo;
+use sealtrail_core::{Event, EventType};
+use serde_json::{Map, Value};
+
+use crate::client::JsClient;
+use crate::event::{text, ErrorInput, Payload};
+use crate::payload;
+
+/// Attributes as given to `wrapTool`: JSON text core's worker parses for
+/// each event, or the value converted once when the text was not usable.
+enum Attrs {
+    None,
+    Text(String),
+    Value(Map<String, Value>),
+}
+
+#[napi(js_name = "Tool")]
+pub struct JsTool {
+    client: Arc<Client>,
+    agent_id: String,
+    name: String,
+    attrs: Attrs,
+    redact: Option<Arc<str>>,
+}
+
+#[napi]
+impl JsTool {
+    /// `attrsJson` / `attrs` as for `record`; `redact` a per-tool override
+    /// (checked here too: throws `config: …`).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        client: &JsClient,
+        name: String,
+        attrs_json: Option<String>,
+        attrs: Option<Unknown>,
+        redact: Option<String>,
+    ) -> Result<Self> {
+        if let Some(spec) = &redact {
+            crate::check_redact_override(spec.clone())?;
+        }
+        let attrs = match payload(attrs_json, attrs).split() {
+            (_, Some(text)) => Attrs::Text(text),
+            (Some(v), None) => {
+                sealtrail_core::client::record::attrs_from(v).map_or(Attrs::None, Attrs::Value)
+            }
+            (None, None) => Attrs::None,
+        };
+        Ok(JsTool {
+            client: client.inner.clone(),
+            agent_id: client.agent_id.clone(),
+            name,
+            attrs,
+            redact: redact.map(Into::into),
+        })
+    }
+
+    /// Records the `tool_call` of a call that started `elapsedMs` ago (0:
+    /// now), in the context `actorId`..`parentId`. `inputsJson` is the
+    /// arguments' `JSON.stringify` text taken when the call started (parsed
+    /// on core's worker); `inputs` the arguments themselves when that text
+    /// could not be used. Returns the call's id, or null when the queue
+    /// refused it.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "actorId: string | undefined, sessionId: string | undefined, traceId: string | undefined, parentId: string | undefined, elapsedMs: number, inputsJson: string | undefined, inputs: unknown"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &self,
+        actor_id: Option<String>,
+        session_id: Option<String>,
+        trace_id: Option<String>,
+        parent_id: Option<String>,
+        elapsed_ms: f64,
+        inputs_json: Option<Unknown>,
+        inputs: Option<Unknown>,
+    ) -> Option<String> {
+        let ctx = context(actor_id, session_id, trace_id, parent_id);
+        let (e, opts) = self.call_event(
+            &ctx,
+            started(elapsed_ms),
+            payload(text(inputs_json), inputs),
+        );
+        let id = e.id.to_string();
+        self.client.record_with(e, opts).then_some(id)
+    }
+
+    /// Records the `tool_result` (or, with `error`, the `error`) that ends
+    /// call `callId`, `latencyMs` after it started.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "actorId: string | undefined, sessionId: string | undefined, traceId: string | undefined, callId: string, latencyMs: number, outputsJson: string | undefined, outputs: unknown, error: ErrorInput | undefined"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn end(
+        &self,
+        actor_id: Option<String>,
+        session_id: Option<String>,
+        trace_id: Option<String>,
+        call_id: String,
+        latency_ms: f64,
+        outputs_json: Option<Unknown>,
+        outputs: Option<Unknown>,
+        error: Option<ErrorInput>,
+    ) {
+        let ctx = context(actor_id, session_id, trace_id, None);
+        let (e, opts) = self.end_event(
+            &ctx,
+            &call_id,
+            latency_ms,
+            payload(text(outputs_json), outputs),
+            error,
+        );
+        self.client.record_with(e, opts);
+    }
+
+    /// A synchronous call that has returned or thrown, in one call: records
+    /// its `tool_call` (with the time it started, `elapsedMs` ago, and the
+    /// arguments' text taken then) and its `tool_result` or `error`.
+    /// Returns the call's id, or null when the queue refused the call (its
+    /// end is then not recorded either).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "actorId: string | undefined, sessionId: string | undefined, traceId: string | undefined, parentId: string | undefined, elapsedMs: number, inputsJson: string | undefined, outputsJson: string | undefined, outputs: unknown, error: ErrorInput | undefined"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn done(
+        &self,
+        actor_id: Option<String>,
+        session_id: Option<String>,
+        trace_id: Option<String>,
+        parent_id: Option<String>,
+        elapsed_ms: f64,
+        inputs_json: Option<Unknown>,
+        outputs_json: Option<Unknown>,
+        outputs: Option<Unknown>,
+        error: Option<ErrorInput>,
+    ) -> Option<String> {
+        let mut ctx = context(actor_id, session_id, trace_id, parent_id);
+        let (call, opts) =
+            self.call_event(&ctx, started(elapsed_ms), payload(text(inputs_json), None));
+        let id = call.id.to_string();
+        if !self.client.record_with(call, opts) {
+            return None;
+        }
+        ctx.parent_id = None;
+        let (end, opts) = self.end_event(
+            &ctx,
+            &id,
+            elapsed_ms,
+            payload(text(outputs_json), outputs),
+            error,
+        );
+        self.client.record_with(end, opts);
+        Some(id)
+    }
+}
+
+/// The context as the facade passes it.
+fn context(
+    actor_id: Option<String>,
+    session_id: Option<String>,
+    trace_id: Option<String>,
+    parent_id: Option<String>,
+) -> Context {
+    Context {
+        actor_id,
+        session_id,
+        trace_id,
+        parent_id,
+    }
+}
+
+/// When a call that started `elapsed_ms` ago (JavaScript's monotonic clock)
+/// started, on the wall clock.
+fn started(elapsed_ms: f64) -> SystemTime {
+    let now = SystemTime::now();
+    if !(elapsed_ms.is_finite() && elapsed_ms > 0.0) {
+        return now;
+    }
+    let ago = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or(Duration::ZERO);
+    now.checked_sub(ago).unwrap_or(now)
+}
+
+impl JsTool {
+    fn options(&self, e: &mut Event) -> RecordOptions {
+        let mut opts = RecordOptions {
+            redact: self.redact.clone(),
+            ..RecordOptions::default()
+        };
+        match &self.attrs {
+            Attrs::None => {}
+            Attrs::Text(t) => opts.attrs_json = Some(t.clone()),
+            Attrs::Value(m) => e.attrs = Some(m.clone()),
+        }
+        opts
+    }
+
+    /// The `tool_call` event, started at `at`.
+    fn call_event(
+        &self,
+        ctx: &Context,
+        at: SystemTime,
+        inputs: Payload<'_>,
+    ) -> (Event, RecordOptions) {
+        let mut e = Event::in_context_at(EventType::ToolCall, &self.agent_id, ctx, at);
+        e.name = Some(self.name.clone());
+        let mut opts = self.options(&mut e);
+        (e.inputs, opts.inputs_json) = inputs.split();
+        (e, opts)
+    }
+
+    /// The `tool_result` (or `error`) that ends call `call_id`.
+    fn end_event(
+        &self,
+        ctx: &Context,
+        call_id: &str,
+        latency_ms: f64,
+        outputs: Payload<'_>,
+        error: Option<ErrorInput>,
+    ) -> (Event, RecordOptions) {
+        let kind = if error.is_some() {
+            EventType::Error
+        } else {
+            EventType::ToolResult
+        };
+        let mut e = Event::after_call(kind, &self.agent_id, &self.name, ctx, call_id);
+        let mut opts = self.options(&mut e);
+        if let Some(err) = error {
+            e.error = Some(ErrorInfo {
+                kind: err.kind,
+                message: err.message,
+                stack: err.stack,
+            });
+        } else {
+            (e.outputs, opts.outputs_json) = outputs.split();
+        }
+        e.latency_ms =
+            (latency_ms.is_finite() && latency_ms >= 0.0).then(|| latency_ms.round() as u64);
+        (e, opts)
+    }
+}
