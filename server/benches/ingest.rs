@@ -23,6 +23,10 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
 use support::*;
 
+// As the `sealtrail` binary does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 500;
 const EVENT_BYTES: usize = 1024;
 
@@ -79,6 +83,25 @@ async fn main() {
     eprintln!("prepared {total} events ({sample} bytes canonical each), {clients} clients");
 
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    // Every pool connection open now, so their backends can be watched.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    drop(held);
+    let pg_pids: Vec<u32> = sqlx::query_scalar::<_, i32>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+            OR backend_type IN ('walwriter', 'checkpointer', 'background writer')",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|p| p as u32)
+    .collect();
+    let me = std::process::id();
+    let (pg_cpu0, my_cpu0) = (cpu_seconds_of(&pg_pids), cpu_seconds(me).unwrap_or(0.0));
+
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mine in bodies {
@@ -111,6 +134,8 @@ async fn main() {
         lat.extend(t.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
+    let pg_us = (cpu_seconds_of(&pg_pids) - pg_cpu0) * 1e6 / total as f64;
+    let my_us = (cpu_seconds(me).unwrap_or(0.0) - my_cpu0) * 1e6 / total as f64;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let ingest_rate = total as f64 / secs;
 
@@ -211,6 +236,12 @@ async fn main() {
     );
     println!("| wall time | {secs:.2} s |");
     println!("| ingest events/s (HTTP, validated, chained) | {ingest_rate:.0} |");
+    println!("| CPU per event, server process (HTTP, validation, hashing, words, COPY; and the load client) | {my_us:.1} µs |");
+    println!("| CPU per event, PostgreSQL (the pool's backends, WAL writer, checkpointer, bgwriter) | {pg_us:.1} µs |");
+    println!(
+        "| events/s that CPU cost allows on 2 cores (2 CPU-s per s ÷ per-event CPU) | {:.0} |",
+        2e6 / (pg_us + my_us)
+    );
     println!("| batch latency p50 | {:.1} ms |", percentile(&lat, 0.5));
     println!("| batch latency p99 | {:.1} ms |", percentile(&lat, 0.99));
     for (label, rate) in &rows {

@@ -15,6 +15,11 @@ use sealtrail_server::http::export::{format_line, Format, CSV_HEADER};
 use sealtrail_server::http::verify::{chain_line, headless_line};
 use sealtrail_server::AppState;
 
+// Ingest allocates and frees per event on every worker thread; glibc's
+// allocator showed as ~4% of the server's CPU there (perf), mimalloc far less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sealtrail",
