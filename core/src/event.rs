@@ -527,15 +527,39 @@ impl Event {
     /// but written straight from the fields, in RFC 8785 member order, without
     /// copying the payloads into an intermediate JSON value.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
-        use crate::jcs::{write_string as s, write_u64 as u, write_value as v};
+        self.write_canonical_with(None, out)
+    }
+
+    /// The canonical bytes with the JSON-valued members (`attrs`, `inputs`,
+    /// `outputs`, `pii`, `tokens`) taken as given text instead of from the
+    /// event's fields (which are ignored). Stored events keep those members
+    /// as canonical JSON text, so a verifier can rebuild the canonical bytes
+    /// without parsing them; text that is not exactly what was hashed gives
+    /// other bytes and so another hash.
+    pub fn write_canonical_raw(&self, raw: &RawPayloads<'_>, out: &mut Vec<u8>) {
+        self.write_canonical_with(Some(raw), out)
+    }
+
+    fn write_canonical_with(&self, raw: Option<&RawPayloads<'_>>, out: &mut Vec<u8>) {
+        use crate::jcs::{write_string as s, write_value as v};
+        let splice = |text: Option<&str>, name: &str, o: &mut ObjectWriter<'_>| {
+            if let Some(t) = text {
+                o.key(name).extend_from_slice(t.as_bytes());
+            }
+        };
         let mut o = ObjectWriter::new(out);
         // Members in UTF-16 (here: ASCII) order of their names.
         if let Some(x) = &self.actor_id {
             s(x, o.key("actor_id"));
         }
         s(&self.agent_id, o.key("agent_id"));
-        if let Some(x) = &self.attrs {
-            crate::jcs::write_object(x, o.key("attrs"));
+        match raw {
+            Some(r) => splice(r.attrs, "attrs", &mut o),
+            None => {
+                if let Some(x) = &self.attrs {
+                    crate::jcs::write_object(x, o.key("attrs"));
+                }
+            }
         }
         if let Some(x) = &self.cost_usd {
             s(x, o.key("cost_usd"));
@@ -564,36 +588,37 @@ impl Event {
             self.id.0.array_to_str(&mut [0; ulid::ULID_LEN]),
             o.key("id"),
         );
-        if let Some(x) = &self.inputs {
-            v(x, o.key("inputs"));
+        match raw {
+            Some(r) => splice(r.inputs, "inputs", &mut o),
+            None => {
+                if let Some(x) = &self.inputs {
+                    v(x, o.key("inputs"));
+                }
+            }
         }
         if let Some(x) = self.latency_ms {
-            u(x, o.key("latency_ms"));
+            crate::jcs::write_u64(x, o.key("latency_ms"));
         }
         if let Some(x) = &self.name {
             s(x, o.key("name"));
         }
-        if let Some(x) = &self.outputs {
-            v(x, o.key("outputs"));
+        match raw {
+            Some(r) => splice(r.outputs, "outputs", &mut o),
+            None => {
+                if let Some(x) = &self.outputs {
+                    v(x, o.key("outputs"));
+                }
+            }
         }
         if let Some(x) = &self.parent_id {
             s(x, o.key("parent_id"));
         }
-        if let Some(p) = &self.pii {
-            let out = o.key("pii");
-            if crate::jcs::is_sorted_utf16(p.keys().map(String::as_str)) {
-                let mut w = ObjectWriter::new(out);
-                for (k, n) in p {
-                    w.member(k);
-                    u(*n, w.out);
+        match raw {
+            Some(r) => splice(r.pii, "pii", &mut o),
+            None => {
+                if let Some(p) = &self.pii {
+                    write_pii(p, o.key("pii"));
                 }
-                w.end();
-            } else {
-                let m: Map<String, Value> = p
-                    .iter()
-                    .map(|(k, n)| (k.clone(), Value::from(*n)))
-                    .collect();
-                crate::jcs::write_object(&m, out);
             }
         }
         if let Some(x) = &self.prompt_hash {
@@ -602,15 +627,13 @@ impl Event {
         if let Some(x) = &self.session_id {
             s(x, o.key("session_id"));
         }
-        if let Some(t) = &self.tokens {
-            let mut w = ObjectWriter::new(o.key("tokens"));
-            if let Some(x) = t.input {
-                u(x, w.key("input"));
+        match raw {
+            Some(r) => splice(r.tokens, "tokens", &mut o),
+            None => {
+                if let Some(t) = &self.tokens {
+                    write_tokens(t, o.key("tokens"));
+                }
             }
-            if let Some(x) = t.output {
-                u(x, w.key("output"));
-            }
-            w.end();
         }
         if let Some(x) = &self.trace_id {
             s(x, o.key("trace_id"));
@@ -653,6 +676,80 @@ impl Event {
 }
 
 /// Writes `{"k":v,...}` members in the order given.
+/// The JSON-valued members of an event as canonical JSON text (RFC 8785),
+/// for [`Event::write_canonical_raw`]. `None`: the member is absent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawPayloads<'a> {
+    pub attrs: Option<&'a str>,
+    pub inputs: Option<&'a str>,
+    pub outputs: Option<&'a str>,
+    pub pii: Option<&'a str>,
+    pub tokens: Option<&'a str>,
+}
+
+/// Which JSON-valued member of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    Attrs,
+    Inputs,
+    Outputs,
+    Pii,
+    Tokens,
+}
+
+impl Event {
+    /// Appends the canonical JSON text of one JSON-valued member (what
+    /// [`Event::write_canonical`] writes after its name); false, writing
+    /// nothing, when the member is absent.
+    pub fn write_payload_canonical(&self, which: Payload, out: &mut Vec<u8>) -> bool {
+        match which {
+            Payload::Attrs => self
+                .attrs
+                .as_ref()
+                .map(|x| crate::jcs::write_object(x, out)),
+            Payload::Inputs => self
+                .inputs
+                .as_ref()
+                .map(|x| crate::jcs::write_value(x, out)),
+            Payload::Outputs => self
+                .outputs
+                .as_ref()
+                .map(|x| crate::jcs::write_value(x, out)),
+            Payload::Pii => self.pii.as_ref().map(|x| write_pii(x, out)),
+            Payload::Tokens => self.tokens.as_ref().map(|x| write_tokens(x, out)),
+        }
+        .is_some()
+    }
+}
+
+fn write_pii(p: &BTreeMap<String, u64>, out: &mut Vec<u8>) {
+    if crate::jcs::is_sorted_utf16(p.keys().map(String::as_str)) {
+        let mut w = ObjectWriter::new(out);
+        for (k, n) in p {
+            w.member(k);
+            crate::jcs::write_u64(*n, w.out);
+        }
+        w.end();
+    } else {
+        let m: Map<String, Value> = p
+            .iter()
+            .map(|(k, n)| (k.clone(), Value::from(*n)))
+            .collect();
+        crate::jcs::write_object(&m, out);
+    }
+}
+
+fn write_tokens(t: &Tokens, out: &mut Vec<u8>) {
+    let mut w = ObjectWriter::new(out);
+    if let Some(x) = t.input {
+        crate::jcs::write_u64(x, w.key("input"));
+    }
+    if let Some(x) = t.output {
+        crate::jcs::write_u64(x, w.key("output"));
+    }
+    w.end();
+}
+
 struct ObjectWriter<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
@@ -871,6 +968,62 @@ mod tests {
             String::from_utf8(e.canonical_bytes()).unwrap(),
             r#"{"agent_id":"a","id":"01JD0000000000000000000000","ts":"2026-11-23T11:33:40.123456Z","type":"request"}"#
         );
+    }
+
+    #[test]
+    fn raw_payloads_give_the_same_canonical_bytes() {
+        let mut e = Event::from_slice(minimal().as_bytes(), &Limits::default()).unwrap();
+        e.inputs = Some(
+            serde_json::json!({"b": [1, 2.5, "é"], "a": {"z": null, "\u{e9}x": true, "\u{1F600}": 1}}),
+        );
+        e.outputs = Some(serde_json::json!("plain"));
+        e.attrs = Some(serde_json::from_str(r#"{"k": 1e21, "b": "x"}"#).unwrap());
+        e.pii = Some([("phone".to_string(), 2), ("email".to_string(), 1)].into());
+        e.tokens = Some(Tokens {
+            input: Some(3),
+            output: None,
+        });
+        e.latency_ms = Some(7);
+        let text = |w: Payload| {
+            let mut out = Vec::new();
+            e.write_payload_canonical(w, &mut out)
+                .then(|| String::from_utf8(out).unwrap())
+        };
+        let (attrs, inputs, outputs, pii, tokens) = (
+            text(Payload::Attrs),
+            text(Payload::Inputs),
+            text(Payload::Outputs),
+            text(Payload::Pii),
+            text(Payload::Tokens),
+        );
+        assert_eq!(pii.as_deref(), Some(r#"{"email":1,"phone":2}"#));
+        assert_eq!(tokens.as_deref(), Some(r#"{"input":3}"#));
+        let raw = RawPayloads {
+            attrs: attrs.as_deref(),
+            inputs: inputs.as_deref(),
+            outputs: outputs.as_deref(),
+            pii: pii.as_deref(),
+            tokens: tokens.as_deref(),
+        };
+        let mut spliced = Vec::new();
+        e.write_canonical_raw(&raw, &mut spliced);
+        assert_eq!(spliced, e.canonical_bytes());
+        // Other text for a member gives other bytes.
+        let mut other = Vec::new();
+        e.write_canonical_raw(
+            &RawPayloads {
+                outputs: Some("\"plain \""),
+                ..raw
+            },
+            &mut other,
+        );
+        assert_ne!(other, e.canonical_bytes());
+        // Absent members stay absent.
+        let mut bare = Vec::new();
+        e.write_canonical_raw(&RawPayloads::default(), &mut bare);
+        assert!(!String::from_utf8(bare).unwrap().contains("inputs"));
+        let none = Event::from_slice(minimal().as_bytes(), &Limits::default()).unwrap();
+        assert!(!none.write_payload_canonical(Payload::Inputs, &mut Vec::new()));
     }
 
     fn err_of(json: &str) -> Error {

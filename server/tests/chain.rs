@@ -175,19 +175,24 @@ async fn tamper_each_column() {
         ("parent_id", "'parent-2'"),
         ("name", "'tool_x'"),
         ("prompt_hash", "repeat('a', 64)"),
-        ("inputs", "'{\"query\": \"edited\"}'::jsonb"),
-        ("outputs", "outputs || '{\"answer\": \"43\"}'::jsonb"),
+        ("inputs", "'{\"query\": \"edited\"}'::json"),
+        (
+            "outputs",
+            "(outputs::jsonb || '{\"answer\": \"43\"}'::jsonb)::json",
+        ),
         ("decision_outcome", "'denied'"),
         ("decision_by", "'mallory'"),
         ("decision_reason", "NULL"),
         ("error_type", "'Other'"),
         ("error_message", "'fast'"),
         ("error_stack", "NULL"),
-        ("tokens", "'{\"input\": 10, \"output\": 2}'::jsonb"),
+        ("tokens", "'{\"input\": 10, \"output\": 2}'::json"),
         ("cost_usd", "'0.012'"),
         ("latency_ms", "1"),
-        ("pii", "'{}'::jsonb"),
-        ("attrs", "'{\"env\": \"dev\", \"k\": [1, 2]}'::jsonb"),
+        ("pii", "'{}'::json"),
+        ("attrs", "'{\"env\": \"dev\", \"k\": [1, 2]}'::json"),
+        // Same text but one character, the fast path's own case.
+        ("attrs", "replace(attrs::text, 'prod', 'prud')::json"),
         ("content_hash", "sha256('x'::bytea)"),
         ("prev_hash", "sha256('y'::bytea)"),
         ("hash", "sha256('z'::bytea)"),
@@ -225,6 +230,39 @@ async fn tamper_each_column() {
         .await;
         assert_eq!(tm.verify().await, Ok(10), "restoring after {col}");
     }
+}
+
+/// The JSON-valued members are stored as the canonical text that was hashed;
+/// the same values written another way (jsonb's key order and spacing, as
+/// rows stored before migration 4 have them) are not an edit: verification
+/// parses them and finds the same canonical form.
+#[tokio::test]
+async fn reformatted_payloads_still_verify() {
+    let tm = Tamper::new().await;
+    let canonical: String = sqlx::query_scalar(
+        "SELECT inputs::text FROM audit_events WHERE agent_id = 'victim' AND seq = 4",
+    )
+    .fetch_one(&tm.t.su)
+    .await
+    .unwrap();
+    assert!(
+        !canonical.contains(": "),
+        "stored as canonical text: {canonical}"
+    );
+    tm.tamper(
+        "UPDATE audit_events SET inputs = inputs::jsonb::json, outputs = outputs::jsonb::json,
+             attrs = ('  ' || attrs::jsonb::text || ' ')::json, tokens = tokens::jsonb::json
+         WHERE agent_id = 'victim'",
+    )
+    .await;
+    let reformatted: String = sqlx::query_scalar(
+        "SELECT inputs::text FROM audit_events WHERE agent_id = 'victim' AND seq = 4",
+    )
+    .fetch_one(&tm.t.su)
+    .await
+    .unwrap();
+    assert_ne!(reformatted, canonical);
+    assert_eq!(tm.verify().await, Ok(10));
 }
 
 #[tokio::test]

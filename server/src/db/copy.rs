@@ -3,7 +3,6 @@
 //! multi-insert path (one WAL record per page, not per row) and no value is
 //! printed or parsed as text on either side.
 
-use serde::Serialize;
 use uuid::Uuid;
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
@@ -82,18 +81,18 @@ impl CopyBinary {
         self.raw(b);
     }
 
-    /// A `jsonb` value (format version 1, then the JSON text).
-    pub fn opt_jsonb<T: Serialize>(&mut self, v: Option<&T>) -> Result<(), serde_json::Error> {
-        let Some(v) = v else {
+    /// A `json` value (its binary form is the text) written by `f`, or
+    /// NULL when `f` writes nothing and returns false.
+    pub fn json_or_null(&mut self, f: impl FnOnce(&mut Vec<u8>) -> bool) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        if f(&mut self.buf) {
+            let len = (self.buf.len() - at - 4) as i32;
+            self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        } else {
+            self.buf.truncate(at);
             self.null();
-            return Ok(());
-        };
-        let mut res = Ok(());
-        self.with_len(|out| {
-            out.push(1);
-            res = serde_json::to_writer(&mut *out, v);
-        });
-        res
+        }
     }
 
     /// A value in the type's own binary form, written by `f`.

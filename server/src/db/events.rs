@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sealtrail_core::chain::link_hash;
-use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Tokens};
+use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Payload, Tokens};
 use sealtrail_core::hash::Hash;
 use sealtrail_core::wire::Receipt;
 use sealtrail_core::{Event, EventId, Timestamp};
@@ -295,9 +295,6 @@ impl Rows {
         c.bytea(&ne.content_hash.0);
 
         let c = &mut self.events;
-        let json = |r: Result<(), serde_json::Error>| {
-            r.map_err(|x| sqlx::Error::Encode(format!("event {}: {x}", e.id).into()))
-        };
         c.row(COPY_FIELDS);
         c.uuid(org_id);
         c.uuid(key_id);
@@ -312,19 +309,19 @@ impl Rows {
         c.opt_text(e.parent_id.as_deref());
         c.opt_text(e.name.as_deref());
         c.opt_text(e.prompt_hash.as_deref());
-        json(c.opt_jsonb(e.inputs.as_ref()))?;
-        json(c.opt_jsonb(e.outputs.as_ref()))?;
+        c.json_or_null(|out| e.write_payload_canonical(Payload::Inputs, out));
+        c.json_or_null(|out| e.write_payload_canonical(Payload::Outputs, out));
         c.opt_text(e.decision.as_ref().map(|d| d.outcome.as_str()));
         c.opt_text(e.decision.as_ref().and_then(|d| d.by.as_deref()));
         c.opt_text(e.decision.as_ref().and_then(|d| d.reason.as_deref()));
         c.opt_text(e.error.as_ref().map(|x| x.kind.as_str()));
         c.opt_text(e.error.as_ref().map(|x| x.message.as_str()));
         c.opt_text(e.error.as_ref().and_then(|x| x.stack.as_deref()));
-        json(c.opt_jsonb(e.tokens.as_ref()))?;
+        c.json_or_null(|out| e.write_payload_canonical(Payload::Tokens, out));
         c.opt_text(e.cost_usd.as_deref());
         c.opt_int8(e.latency_ms.map(|v| v as i64));
-        json(c.opt_jsonb(e.pii.as_ref()))?;
-        json(c.opt_jsonb(e.attrs.as_ref()))?;
+        c.json_or_null(|out| e.write_payload_canonical(Payload::Pii, out));
+        c.json_or_null(|out| e.write_payload_canonical(Payload::Attrs, out));
         c.bytea(&ne.content_hash.0);
         c.bytea(&prev.0);
         c.bytea(&hash.0);
@@ -395,13 +392,43 @@ pub fn row_to_stored(r: &PgRow) -> Result<Result<StoredEvent, BadRow>, sqlx::Err
     let content_hash = hash_col(r, 24)?;
     let prev_hash = hash_col(r, 25)?;
     let hash = hash_col(r, 26)?;
+    Ok(match row_to_event(r, seq, true)? {
+        Err(b) => Err(b),
+        Ok(event) => Ok(StoredEvent {
+            event,
+            content_hash,
+            seq: seq as u64,
+            prev_hash,
+            hash,
+            api_key_id: r.try_get(27)?,
+            received_at: r.try_get(28)?,
+        }),
+    })
+}
+
+/// Columns of [`SELECT_COLS`] holding JSON-valued members, as canonical JSON text.
+pub const PAYLOAD_COLS: [(usize, Payload); 5] = [
+    (23, Payload::Attrs),
+    (11, Payload::Inputs),
+    (12, Payload::Outputs),
+    (22, Payload::Pii),
+    (19, Payload::Tokens),
+];
+
+/// The event of a row selected with [`SELECT_COLS`]; without `payloads`, its
+/// JSON-valued members are left out (see [`raw_payload`]).
+pub fn row_to_event(
+    r: &PgRow,
+    seq: i64,
+    payloads: bool,
+) -> Result<Result<Event, BadRow>, sqlx::Error> {
     let id: Uuid = r.try_get(2)?;
     let ts: DateTime<Utc> = r.try_get(3)?;
     let kind: String = r.try_get(4)?;
     let outcome: Option<String> = r.try_get(13)?;
     let error_type: Option<String> = r.try_get(16)?;
     let latency: Option<i64> = r.try_get(21)?;
-    let built = (|| -> Result<Event, BadRow> {
+    Ok((|| -> Result<Event, BadRow> {
         let ts = Timestamp::from_micros(ts.timestamp_micros()).map_err(|e| bad(seq, e))?;
         let kind = kind.parse().map_err(|e| bad(seq, e))?;
         let decision = match outcome {
@@ -427,6 +454,9 @@ pub fn row_to_stored(r: &PgRow) -> Result<Result<StoredEvent, BadRow>, sqlx::Err
         let g =
             |i: usize| -> Result<Option<String>, BadRow> { r.try_get(i).map_err(|e| bad(seq, e)) };
         let j = |i: usize| -> Result<Option<serde_json::Value>, BadRow> {
+            if !payloads {
+                return Ok(None);
+            }
             r.try_get(i).map_err(|e| bad(seq, e))
         };
         Ok(Event {
@@ -453,19 +483,22 @@ pub fn row_to_stored(r: &PgRow) -> Result<Result<StoredEvent, BadRow>, sqlx::Err
             pii: from_json(j(22)?, seq, "pii")?,
             attrs: from_json(j(23)?, seq, "attrs")?,
         })
-    })();
-    Ok(match built {
-        Err(b) => Err(b),
-        Ok(event) => Ok(StoredEvent {
-            event,
-            content_hash,
-            seq: seq as u64,
-            prev_hash,
-            hash,
-            api_key_id: r.try_get(27)?,
-            received_at: r.try_get(28)?,
-        }),
-    })
+    })())
+}
+
+/// The stored text of a JSON-valued column (`json`, as written: canonical
+/// JSON), without parsing it: `Some(None)` for NULL, `None` when the column
+/// is not `json` text.
+pub fn raw_payload(r: &PgRow, i: usize) -> Option<Option<&str>> {
+    use sqlx::{TypeInfo, ValueRef};
+    let v = r.try_get_raw(i).ok()?;
+    if v.is_null() {
+        return Some(None);
+    }
+    if v.type_info().name() != "JSON" {
+        return None;
+    }
+    std::str::from_utf8(v.as_bytes().ok()?).ok().map(Some)
 }
 
 /// Filters of `GET /v1/events` and the exports.

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search_words",
         include_str!("../../migrations/0003_search_words.sql"),
     ),
+    (
+        4,
+        "json_payloads",
+        include_str!("../../migrations/0004_json_payloads.sql"),
+    ),
 ];
 
 /// Advisory lock key held while migrating, so two replicas never race.

@@ -12,7 +12,9 @@ use sealtrail_core::hash::{sha256, Hash};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use super::events::{hash_col, row_to_stored, ChainHead};
+use sealtrail_core::event::{Payload, RawPayloads};
+
+use super::events::{hash_col, raw_payload, row_to_event, row_to_stored, ChainHead, PAYLOAD_COLS};
 
 /// Columns verification reads: the event columns and the chain fields.
 const VERIFY_SQL: &str = "SELECT agent_id, seq, id, ts, type, actor_id, session_id, trace_id, \
@@ -49,24 +51,29 @@ pub async fn verify_chain(
         .bind(&head.agent_id)
         .bind(head.base_seq as i64)
         .fetch(pool);
-    // Rows are decoded here while the previous chunk's content hashes are
-    // computed on a blocking thread: reading and hashing overlap.
-    let mut pending: Option<tokio::task::JoinHandle<Vec<Checked>>> = None;
+    // Rows are read here while the previous chunk is decoded and hashed on
+    // a blocking thread: reading and hashing overlap.
+    let mut pending: Option<tokio::task::JoinHandle<Result<Vec<Checked>, sqlx::Error>>> = None;
     let mut n = 0u64;
     loop {
         let mut chunk = Vec::with_capacity(CHUNK);
         while chunk.len() < CHUNK {
             match rows.next().await {
-                Some(row) => chunk.push(decode(&row?)?),
+                Some(row) => chunk.push(row?),
                 None => break,
             }
         }
         let last = chunk.is_empty();
-        let next = (!last).then(|| tokio::task::spawn_blocking(move || hash_chunk(chunk)));
+        let next = (!last).then(|| {
+            tokio::task::spawn_blocking(move || {
+                let decoded = chunk.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+                Ok(hash_chunk(decoded))
+            })
+        });
         if let Some(p) = pending.take() {
             let checked = p
                 .await
-                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))?;
+                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))??;
             for (rec, bad_detail) in checked {
                 if let Err(first) = v.push(&rec) {
                     return Ok(Err(explain(
@@ -100,7 +107,15 @@ struct Decoded {
     prev_hash: Hash,
     hash: Hash,
     stored_content: Hash,
-    event: Result<sealtrail_core::Event, String>,
+    content: Content,
+}
+
+/// What a row's content hash is recomputed from.
+enum Content {
+    /// Already recomputed from the stored canonical text (the fast path).
+    Hashed(Hash),
+    /// The event rebuilt from its columns, or why it could not be.
+    Event(Box<Result<sealtrail_core::Event, String>>),
 }
 
 /// A record ready for the verifier, with the reason the row could not be
@@ -113,15 +128,55 @@ type CheckedOf = (String, ChainRecord, Option<String>);
 fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
     let seq: i64 = row.try_get(1)?;
     let key_id: Uuid = row.try_get(27)?;
+    let stored_content = hash_col(row, 24)?;
+    let content = match spliced_hash(row, seq)? {
+        Some(h) if h == stored_content => Content::Hashed(h),
+        // Not the canonical text that was hashed (an edit, or a row stored
+        // as jsonb before migration 4): parse it to tell which, and why.
+        _ => Content::Event(Box::new(
+            row_to_stored(row)?.map(|s| s.event).map_err(|b| b.detail),
+        )),
+    };
     Ok(Decoded {
         agent_id: row.try_get(0)?,
         seq: seq.max(0) as u64,
         key_id: key_id.to_string(),
         prev_hash: hash_col(row, 25)?,
         hash: hash_col(row, 26)?,
-        stored_content: hash_col(row, 24)?,
-        event: row_to_stored(row)?.map(|s| s.event).map_err(|b| b.detail),
+        stored_content,
+        content,
     })
+}
+
+/// The content hash of a row's event rebuilt with its JSON-valued members
+/// spliced in as stored, without parsing them into values. `None` when a
+/// member's text is not exactly one JSON value (so the splice could shift
+/// text between members) or the other columns do not make an event.
+fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, sqlx::Error> {
+    let Ok(event) = row_to_event(row, seq, false)? else {
+        return Ok(None);
+    };
+    let mut raw = RawPayloads::default();
+    for (i, which) in PAYLOAD_COLS {
+        let Some(text) = raw_payload(row, i) else {
+            return Ok(None);
+        };
+        if let Some(t) = text {
+            if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
+                return Ok(None);
+            }
+        }
+        match which {
+            Payload::Attrs => raw.attrs = text,
+            Payload::Inputs => raw.inputs = text,
+            Payload::Outputs => raw.outputs = text,
+            Payload::Pii => raw.pii = text,
+            Payload::Tokens => raw.tokens = text,
+        }
+    }
+    let mut buf = Vec::with_capacity(2048);
+    event.write_canonical_raw(&raw, &mut buf);
+    Ok(Some(sha256(&buf)))
 }
 
 fn hash_chunk(chunk: Vec<Decoded>) -> Vec<Checked> {
@@ -135,10 +190,13 @@ fn hash_chunk_of(chunk: Vec<Decoded>) -> Vec<CheckedOf> {
     chunk
         .into_iter()
         .map(|d| {
-            let (content_hash, bad) = match d.event {
-                Ok(e) => (e.content_hash(), None),
-                // No event can be rebuilt: a content hash nothing matches.
-                Err(detail) => (sha256(detail.as_bytes()), Some(detail)),
+            let (content_hash, bad) = match d.content {
+                Content::Hashed(h) => (h, None),
+                Content::Event(built) => match *built {
+                    Ok(e) => (e.content_hash(), None),
+                    // No event can be rebuilt: a content hash nothing matches.
+                    Err(detail) => (sha256(detail.as_bytes()), Some(detail)),
+                },
             };
             (
                 d.agent_id,
