@@ -14,11 +14,18 @@ use sqlx::{Connection, PgConnection, PgPool, Row};
 
 /// Embedded migrations, applied in order; the checksum of an applied one
 /// must not change.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../migrations/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../migrations/0001_schema.sql"),
+    ),
+    (
+        2,
+        "query_indexes",
+        include_str!("../../migrations/0002_query_indexes.sql"),
+    ),
+];
 
 /// Advisory lock key held while migrating, so two replicas never race.
 const MIGRATION_LOCK: i64 = 0x5ea1_7a11_0001;
