@@ -10,9 +10,10 @@
 -- writes the same number of index entries (only slightly wider ones).
 -- See docs/server.md, "Query plans".
 --
--- On a partitioned table CREATE INDEX builds every partition's index inside
--- this migration's transaction and blocks inserts meanwhile (about 5 s per
--- million events on the 2-core development machine).
+-- Runs in one transaction: DROP INDEX locks audit_events and every partition
+-- (ACCESS EXCLUSIVE, so reads wait too) until CREATE INDEX has built each
+-- partition's index, about 5 s per million events on the 2-core development
+-- machine. Schedule it with the upgrade on a large database.
 
 DROP INDEX audit_events_org_ts;
 CREATE INDEX audit_events_org_ts
