@@ -4,7 +4,8 @@
 //! the router, and verification from the database.
 //!
 //! cargo bench -p sealtrail-server --bench query
-//! (BENCH_EVENTS, BENCH_AGENTS, BENCH_REUSE=1 to keep a loaded database)
+//! (BENCH_EVENTS, BENCH_AGENTS, BENCH_REUSE=1 to keep a loaded database,
+//! BENCH_DB to name it when several worktrees share one PostgreSQL)
 
 #[path = "support/mod.rs"]
 mod support;
@@ -57,7 +58,8 @@ fn hexcol(out: &mut String, h: &Hash) {
 async fn main() {
     let n_events = env("BENCH_EVENTS", 1_000_000);
     let n_agents = env("BENCH_AGENTS", 200);
-    let name = "sealtrail_bench_query";
+    let name = std::env::var("BENCH_DB").unwrap_or_else(|_| "sealtrail_bench_query".into());
+    let name = name.as_str();
     let reuse = std::env::var("BENCH_REUSE").is_ok();
     let opts = if reuse {
         admin().database(name)
@@ -415,10 +417,11 @@ async fn load(
         .unwrap();
     cp.send(heads_buf.as_bytes()).await.unwrap();
     cp.finish().await.unwrap();
-    sqlx::raw_sql("VACUUM ANALYZE audit_events; ANALYZE event_ids")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // One statement each: several in one simple query form an implicit
+    // transaction block, where VACUUM may not run.
+    for sql in ["VACUUM ANALYZE audit_events", "ANALYZE event_ids"] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
     eprintln!(
         "\nloaded {} events in {:.1} s",
         per * agents,

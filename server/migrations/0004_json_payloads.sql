@@ -19,3 +19,6 @@ ALTER TABLE audit_events
     ALTER COLUMN attrs   TYPE json USING attrs::json;
 ALTER TABLE audit_events ADD COLUMN has_pii boolean
     GENERATED ALWAYS AS (pii IS NOT NULL AND pii::text <> '{}') STORED;
+-- Dropping has_pii dropped migration 2's index that carries it: made again.
+CREATE INDEX audit_events_org_ts
+    ON audit_events (org_id, ts, id, type, name, has_pii, decision_outcome);

@@ -350,6 +350,9 @@ pub const SELECT_COLS: &str = "agent_id, seq, id, ts, type, actor_id, session_id
     decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, \
     pii, attrs, content_hash, prev_hash, hash, api_key_id, received_at";
 
+/// How many columns [`SELECT_COLS`] names.
+const SELECT_COLS_N: usize = 29;
+
 /// An event as stored: the event rebuilt from its columns, and the chain fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {
@@ -525,6 +528,19 @@ pub struct Cursor {
 }
 
 fn push_filters(qb: &mut QueryBuilder<Postgres>, org_id: Uuid, f: &Filter) {
+    push_filters_but_q(qb, org_id, f);
+    if let Some(q) = &f.q {
+        push_search(qb, q);
+    }
+}
+
+fn push_search(qb: &mut QueryBuilder<Postgres>, q: &str) {
+    qb.push(" AND search @@ websearch_to_tsquery('simple', ")
+        .push_bind(q.to_string())
+        .push(")");
+}
+
+fn push_filters_but_q(qb: &mut QueryBuilder<Postgres>, org_id: Uuid, f: &Filter) {
     qb.push(" WHERE org_id = ").push_bind(org_id);
     let eq = |qb: &mut QueryBuilder<Postgres>, col: &str, v: &Option<String>| {
         if let Some(v) = v {
@@ -547,12 +563,27 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, org_id: Uuid, f: &Filter) {
     if let Some(t) = f.to {
         qb.push(" AND ts < ").push_bind(t);
     }
-    if let Some(q) = &f.q {
-        qb.push(" AND search @@ websearch_to_tsquery('simple', ")
-            .push_bind(q.clone())
+}
+
+/// Rows strictly after the cursor in (ts, id) descending order. The plain
+/// `ts <=` is implied by the row comparison, but only it lets PostgreSQL
+/// skip the partitions newer than the cursor (it cannot prune on a row
+/// comparison).
+fn push_cursor(qb: &mut QueryBuilder<Postgres>, cursor: Option<Cursor>) {
+    if let Some(c) = cursor {
+        qb.push(" AND ts <= ")
+            .push_bind(c.ts)
+            .push(" AND (ts, id) < (")
+            .push_bind(c.ts)
+            .push(", ")
+            .push_bind(c.id)
             .push(")");
     }
 }
+
+/// A search first looks for its page among this many of the newest rows
+/// (that pass the other filters) per row asked for.
+const SEARCH_WINDOW_PER_ROW: i64 = 5;
 
 /// Below this many full-text matches, a page is read through the GIN index
 /// and sorted; above it, by walking the time index and filtering.
@@ -560,11 +591,22 @@ const RARE_TERM_MATCHES: i64 = 1000;
 
 /// One page, newest first, after `cursor`.
 ///
-/// PostgreSQL cannot estimate how many rows a `tsquery` matches (a rare token
-/// is guessed at ~0.5% of rows), so for a search it walks the (org, ts)
-/// index and filters, which reads the whole table when the term is rare. A
-/// probe through the GIN index, stopped at `RARE_TERM_MATCHES`, tells the two
-/// cases apart; rare terms are then read through the GIN index alone.
+/// Without a search, one statement walks the best (…, ts, id) index
+/// backwards and stops after `limit` rows.
+///
+/// A search (`q`) has no index that is both ordered by time and knows the
+/// term, and PostgreSQL cannot estimate how many rows a `tsquery` matches (a
+/// token missing from the column statistics is guessed at ~0.5% of rows), so
+/// its own choice is 1 s for a rare token. Three steps, each stopping as soon
+/// as it can answer:
+///
+/// 1. the newest `SEARCH_WINDOW_PER_ROW × limit` candidate rows, filtered by
+///    the term: a common word fills its page here (~1 ms);
+/// 2. the matches through the GIN index alone, at most `RARE_TERM_MATCHES`,
+///    sorted: if there are fewer than that, they are all of them and the
+///    page is exact (a rare token: tens of matches);
+/// 3. otherwise walk the time index and filter (a term common overall but
+///    rare among the newest rows; this is the slow case).
 pub async fn query(
     pool: &PgPool,
     org_id: Uuid,
@@ -574,35 +616,62 @@ pub async fn query(
 ) -> Result<Vec<Result<StoredEvent, BadRow>>, sqlx::Error> {
     let mut page = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
     push_filters(&mut page, org_id, f);
-    if let Some(c) = cursor {
-        page.push(" AND (ts, id) < (")
-            .push_bind(c.ts)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
+    push_cursor(&mut page, cursor);
     page.push(" ORDER BY ts DESC, id DESC LIMIT ")
         .push_bind(limit);
-    if f.q.is_none() {
+    let Some(q) = &f.q else {
         let rows = page.build().fetch_all(pool).await?;
         return rows.iter().map(row_to_stored).collect();
+    };
+
+    // 1. The newest rows. The inner LIMIT keeps the term's filter out of the
+    //    index walk, so the plan does not depend on the term's estimate.
+    let mut newest = QueryBuilder::new(format!(
+        "SELECT {SELECT_COLS} FROM (SELECT {SELECT_COLS}, search FROM audit_events"
+    ));
+    push_filters_but_q(&mut newest, org_id, f);
+    push_cursor(&mut newest, cursor);
+    newest
+        .push(" ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(limit.saturating_mul(SEARCH_WINDOW_PER_ROW))
+        .push(") AS w WHERE true");
+    push_search(&mut newest, q);
+    newest
+        .push(" ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = newest.build().fetch_all(pool).await?;
+    if rows.len() as i64 >= limit {
+        return rows.iter().map(row_to_stored).collect();
     }
+
+    // 2. Every match through the GIN index (bitmap scans only), up to the cap.
     let mut tx = pool.begin().await?;
     sqlx::raw_sql("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
         .execute(&mut *tx)
         .await?;
-    let mut probe = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM audit_events");
-    push_filters(&mut probe, org_id, f);
-    probe
-        .push(" LIMIT ")
+    let mut rare = QueryBuilder::new(format!(
+        "SELECT {SELECT_COLS}, count(*) OVER () FROM (SELECT {SELECT_COLS} FROM audit_events"
+    ));
+    push_filters(&mut rare, org_id, f);
+    push_cursor(&mut rare, cursor);
+    rare.push(" LIMIT ")
         .push_bind(RARE_TERM_MATCHES)
-        .push(") AS m");
-    let matches: i64 = probe.build_query_scalar().fetch_one(&mut *tx).await?;
-    if matches >= RARE_TERM_MATCHES {
-        sqlx::raw_sql("RESET enable_indexscan; RESET enable_seqscan")
-            .execute(&mut *tx)
-            .await?;
+        .push(") AS m ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(limit);
+    let rows = rare.build().fetch_all(&mut *tx).await?;
+    let matches: i64 = match rows.first() {
+        Some(r) => r.try_get(SELECT_COLS_N)?,
+        None => 0,
+    };
+    if matches < RARE_TERM_MATCHES {
+        tx.commit().await?;
+        return rows.iter().map(row_to_stored).collect();
     }
+
+    // 3. Many matches, few of them recent.
+    sqlx::raw_sql("RESET enable_indexscan; RESET enable_seqscan")
+        .execute(&mut *tx)
+        .await?;
     let rows = page.build().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     rows.iter().map(row_to_stored).collect()
@@ -698,4 +767,14 @@ pub async fn organizations(pool: &PgPool) -> Result<Vec<(Uuid, String)>, sqlx::E
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_cols_n_counts_select_cols() {
+        assert_eq!(SELECT_COLS.split(',').count(), SELECT_COLS_N);
+    }
 }

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0001_schema.sql"),
     ),
     (
+        2,
+        "query_indexes",
+        include_str!("../../migrations/0002_query_indexes.sql"),
+    ),
+    (
         3,
         "search_words",
         include_str!("../../migrations/0003_search_words.sql"),
