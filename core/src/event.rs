@@ -527,7 +527,7 @@ impl Event {
     /// but written straight from the fields, in RFC 8785 member order, without
     /// copying the payloads into an intermediate JSON value.
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
-        self.write_canonical_with(None, out)
+        self.write_canonical_with(None, out);
     }
 
     /// The canonical bytes with the JSON-valued members (`attrs`, `inputs`,
@@ -537,14 +537,37 @@ impl Event {
     /// without parsing them; text that is not exactly what was hashed gives
     /// other bytes and so another hash.
     pub fn write_canonical_raw(&self, raw: &RawPayloads<'_>, out: &mut Vec<u8>) {
-        self.write_canonical_with(Some(raw), out)
+        self.write_canonical_with(Some(raw), out);
     }
 
-    fn write_canonical_with(&self, raw: Option<&RawPayloads<'_>>, out: &mut Vec<u8>) {
-        use crate::jcs::{write_string as s, write_value as v};
-        let splice = |text: Option<&str>, name: &str, o: &mut ObjectWriter<'_>| {
-            if let Some(t) = text {
-                o.key(name).extend_from_slice(t.as_bytes());
+    /// The canonical bytes, and where in them each JSON-valued member's
+    /// value is (its canonical text, as stored).
+    pub fn canonical_bytes_with_spans(&self) -> (Vec<u8>, PayloadSpans) {
+        let mut out = Vec::with_capacity(1024);
+        let spans = self.write_canonical_with(None, &mut out);
+        (out, spans)
+    }
+
+    fn write_canonical_with(
+        &self,
+        raw: Option<&RawPayloads<'_>>,
+        out: &mut Vec<u8>,
+    ) -> PayloadSpans {
+        use crate::jcs::write_string as s;
+        let mut spans = PayloadSpans::default();
+        let mut payload = |which: Payload, name: &str, o: &mut ObjectWriter<'_>| match raw {
+            Some(r) => {
+                if let Some(t) = r.get(which) {
+                    o.key(name).extend_from_slice(t.as_bytes());
+                }
+            }
+            None => {
+                if self.has_payload(which) {
+                    let buf = o.key(name);
+                    let start = buf.len();
+                    self.write_payload_canonical(which, buf);
+                    spans.0[which as usize] = Some(start..buf.len());
+                }
             }
         };
         let mut o = ObjectWriter::new(out);
@@ -553,14 +576,7 @@ impl Event {
             s(x, o.key("actor_id"));
         }
         s(&self.agent_id, o.key("agent_id"));
-        match raw {
-            Some(r) => splice(r.attrs, "attrs", &mut o),
-            None => {
-                if let Some(x) = &self.attrs {
-                    crate::jcs::write_object(x, o.key("attrs"));
-                }
-            }
-        }
+        payload(Payload::Attrs, "attrs", &mut o);
         if let Some(x) = &self.cost_usd {
             s(x, o.key("cost_usd"));
         }
@@ -588,53 +604,25 @@ impl Event {
             self.id.0.array_to_str(&mut [0; ulid::ULID_LEN]),
             o.key("id"),
         );
-        match raw {
-            Some(r) => splice(r.inputs, "inputs", &mut o),
-            None => {
-                if let Some(x) = &self.inputs {
-                    v(x, o.key("inputs"));
-                }
-            }
-        }
+        payload(Payload::Inputs, "inputs", &mut o);
         if let Some(x) = self.latency_ms {
             crate::jcs::write_u64(x, o.key("latency_ms"));
         }
         if let Some(x) = &self.name {
             s(x, o.key("name"));
         }
-        match raw {
-            Some(r) => splice(r.outputs, "outputs", &mut o),
-            None => {
-                if let Some(x) = &self.outputs {
-                    v(x, o.key("outputs"));
-                }
-            }
-        }
+        payload(Payload::Outputs, "outputs", &mut o);
         if let Some(x) = &self.parent_id {
             s(x, o.key("parent_id"));
         }
-        match raw {
-            Some(r) => splice(r.pii, "pii", &mut o),
-            None => {
-                if let Some(p) = &self.pii {
-                    write_pii(p, o.key("pii"));
-                }
-            }
-        }
+        payload(Payload::Pii, "pii", &mut o);
         if let Some(x) = &self.prompt_hash {
             s(x, o.key("prompt_hash"));
         }
         if let Some(x) = &self.session_id {
             s(x, o.key("session_id"));
         }
-        match raw {
-            Some(r) => splice(r.tokens, "tokens", &mut o),
-            None => {
-                if let Some(t) = &self.tokens {
-                    write_tokens(t, o.key("tokens"));
-                }
-            }
-        }
+        payload(Payload::Tokens, "tokens", &mut o);
         if let Some(x) = &self.trace_id {
             s(x, o.key("trace_id"));
         }
@@ -644,6 +632,7 @@ impl Event {
         }
         s(self.kind.as_str(), o.key("type"));
         o.end();
+        spans
     }
 
     /// SHA-256 of the canonical bytes.
@@ -687,6 +676,39 @@ pub struct RawPayloads<'a> {
     pub tokens: Option<&'a str>,
 }
 
+impl<'a> RawPayloads<'a> {
+    pub fn get(&self, which: Payload) -> Option<&'a str> {
+        match which {
+            Payload::Attrs => self.attrs,
+            Payload::Inputs => self.inputs,
+            Payload::Outputs => self.outputs,
+            Payload::Pii => self.pii,
+            Payload::Tokens => self.tokens,
+        }
+    }
+
+    pub fn set(&mut self, which: Payload, text: Option<&'a str>) {
+        match which {
+            Payload::Attrs => self.attrs = text,
+            Payload::Inputs => self.inputs = text,
+            Payload::Outputs => self.outputs = text,
+            Payload::Pii => self.pii = text,
+            Payload::Tokens => self.tokens = text,
+        }
+    }
+}
+
+/// Where each JSON-valued member's canonical text lies in an event's
+/// canonical bytes ([`Event::canonical_bytes_with_spans`]); `None`: absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayloadSpans(pub [Option<std::ops::Range<usize>>; 5]);
+
+impl PayloadSpans {
+    pub fn get(&self, which: Payload) -> Option<std::ops::Range<usize>> {
+        self.0[which as usize].clone()
+    }
+}
+
 /// Which JSON-valued member of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payload {
@@ -698,6 +720,17 @@ pub enum Payload {
 }
 
 impl Event {
+    /// Whether a JSON-valued member is present.
+    pub fn has_payload(&self, which: Payload) -> bool {
+        match which {
+            Payload::Attrs => self.attrs.is_some(),
+            Payload::Inputs => self.inputs.is_some(),
+            Payload::Outputs => self.outputs.is_some(),
+            Payload::Pii => self.pii.is_some(),
+            Payload::Tokens => self.tokens.is_some(),
+        }
+    }
+
     /// Appends the canonical JSON text of one JSON-valued member (what
     /// [`Event::write_canonical`] writes after its name); false, writing
     /// nothing, when the member is absent.
@@ -1008,6 +1041,21 @@ mod tests {
         let mut spliced = Vec::new();
         e.write_canonical_raw(&raw, &mut spliced);
         assert_eq!(spliced, e.canonical_bytes());
+        // The spans point at the same texts inside the canonical bytes.
+        let (bytes, spans) = e.canonical_bytes_with_spans();
+        assert_eq!(bytes, spliced);
+        for w in [
+            Payload::Attrs,
+            Payload::Inputs,
+            Payload::Outputs,
+            Payload::Pii,
+            Payload::Tokens,
+        ] {
+            let at = spans
+                .get(w)
+                .map(|r| std::str::from_utf8(&bytes[r]).unwrap());
+            assert_eq!(at, raw.get(w), "{w:?}");
+        }
         // Other text for a member gives other bytes.
         let mut other = Vec::new();
         e.write_canonical_raw(

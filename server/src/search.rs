@@ -94,6 +94,8 @@ impl Words {
 struct Collector {
     max_words: usize,
     words: Vec<Word>,
+    /// A hash of each word, to look words up without comparing texts.
+    hashes: Vec<u64>,
     position: u16,
     scanned: usize,
 }
@@ -116,7 +118,14 @@ impl Collector {
                 self.position += 1;
             }
             let pos = self.position;
-            match self.words.iter_mut().find(|x| x.text == w) {
+            let h = fnv1a(w.as_bytes());
+            let found = self
+                .hashes
+                .iter()
+                .zip(self.words.iter_mut())
+                .find(|(xh, x)| **xh == h && x.text == w)
+                .map(|(_, x)| x);
+            match found {
                 Some(x) => {
                     if x.positions.len() < MAX_POSITIONS_PER_WORD
                         && x.positions.last() != Some(&pos)
@@ -124,10 +133,13 @@ impl Collector {
                         x.positions.push(pos);
                     }
                 }
-                None => self.words.push(Word {
-                    text: w.to_string(),
-                    positions: vec![pos],
-                }),
+                None => {
+                    self.hashes.push(h);
+                    self.words.push(Word {
+                        text: w.to_string(),
+                        positions: vec![pos],
+                    })
+                }
             }
             true
         });
@@ -145,6 +157,12 @@ impl Collector {
             Value::Null | Value::Bool(_) => {}
         }
     }
+}
+
+fn fnv1a(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Calls `f` with each word of `s`, lower-cased, until it returns false.
@@ -183,6 +201,7 @@ pub fn event_words(e: &Event, cfg: &SearchConfig) -> Words {
     let mut c = Collector {
         max_words: cfg.max_words,
         words: Vec::new(),
+        hashes: Vec::new(),
         position: 0,
         scanned: 0,
     };

@@ -81,18 +81,9 @@ impl CopyBinary {
         self.raw(b);
     }
 
-    /// A `json` value (its binary form is the text) written by `f`, or
-    /// NULL when `f` writes nothing and returns false.
-    pub fn json_or_null(&mut self, f: impl FnOnce(&mut Vec<u8>) -> bool) {
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        if f(&mut self.buf) {
-            let len = (self.buf.len() - at - 4) as i32;
-            self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-        } else {
-            self.buf.truncate(at);
-            self.null();
-        }
+    /// A `json` value: its binary form is the JSON text.
+    pub fn json(&mut self, text: &[u8]) {
+        self.raw(text);
     }
 
     /// A value in the type's own binary form, written by `f`.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sealtrail_core::chain::link_hash;
-use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Payload, Tokens};
+use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Payload, PayloadSpans, Tokens};
 use sealtrail_core::hash::Hash;
 use sealtrail_core::wire::Receipt;
 use sealtrail_core::{Event, EventId, Timestamp};
@@ -25,6 +25,10 @@ pub struct NewEvent {
     pub content_hash: Hash,
     /// What full-text search finds it by.
     pub words: Words,
+    /// Its canonical bytes (what `content_hash` covers), and where its JSON
+    /// members are in them: stored as they are.
+    pub canonical: Vec<u8>,
+    pub spans: PayloadSpans,
 }
 
 /// What happened to one event of a batch.
@@ -309,19 +313,23 @@ impl Rows {
         c.opt_text(e.parent_id.as_deref());
         c.opt_text(e.name.as_deref());
         c.opt_text(e.prompt_hash.as_deref());
-        c.json_or_null(|out| e.write_payload_canonical(Payload::Inputs, out));
-        c.json_or_null(|out| e.write_payload_canonical(Payload::Outputs, out));
+        let payload = |c: &mut CopyBinary, which: Payload| match ne.spans.get(which) {
+            Some(r) => c.json(&ne.canonical[r]),
+            None => c.null(),
+        };
+        payload(c, Payload::Inputs);
+        payload(c, Payload::Outputs);
         c.opt_text(e.decision.as_ref().map(|d| d.outcome.as_str()));
         c.opt_text(e.decision.as_ref().and_then(|d| d.by.as_deref()));
         c.opt_text(e.decision.as_ref().and_then(|d| d.reason.as_deref()));
         c.opt_text(e.error.as_ref().map(|x| x.kind.as_str()));
         c.opt_text(e.error.as_ref().map(|x| x.message.as_str()));
         c.opt_text(e.error.as_ref().and_then(|x| x.stack.as_deref()));
-        c.json_or_null(|out| e.write_payload_canonical(Payload::Tokens, out));
+        payload(c, Payload::Tokens);
         c.opt_text(e.cost_usd.as_deref());
         c.opt_int8(e.latency_ms.map(|v| v as i64));
-        c.json_or_null(|out| e.write_payload_canonical(Payload::Pii, out));
-        c.json_or_null(|out| e.write_payload_canonical(Payload::Attrs, out));
+        payload(c, Payload::Pii);
+        payload(c, Payload::Attrs);
         c.bytea(&ne.content_hash.0);
         c.bytea(&prev.0);
         c.bytea(&hash.0);

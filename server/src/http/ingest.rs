@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
-use sealtrail_core::event::parse_json_limited;
+use sealtrail_core::event::{parse_json_limited, PayloadSpans};
 use sealtrail_core::hash::{sha256, Hash};
 use sealtrail_core::wire::{EventError, IngestResponse, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
 use sealtrail_core::{ErrorKind, Event, Limits};
@@ -143,11 +143,13 @@ pub fn validate_batch(
     let mut errors = Vec::new();
     for (index, raw) in items.into_iter().enumerate() {
         match validate_one(raw, limits, &wrapper_limits) {
-            Ok((event, content_hash)) => valid.push(NewEvent {
+            Ok((event, content_hash, canonical, spans)) => valid.push(NewEvent {
                 index,
                 words: event_words(&event, search),
                 event,
                 content_hash,
+                canonical,
+                spans,
             }),
             Err((id, kind, detail)) => errors.push(event_error(
                 index,
@@ -162,7 +164,11 @@ pub fn validate_batch(
 
 type Refusal = (Option<String>, &'static str, String);
 
-fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<(Event, Hash), Refusal> {
+/// A valid event, its content hash, its canonical bytes and where its JSON
+/// members are in them (stored as they are).
+type Valid = (Event, Hash, Vec<u8>, PayloadSpans);
+
+fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<Valid, Refusal> {
     // The wrapper limits leave room for `{"event": …}`; errors quote the
     // limits the caller configured.
     let value = parse_json_limited(raw, wrapper).map_err(|e| {
@@ -219,7 +225,7 @@ fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<(Event,
     })?;
     let event =
         Event::from_value(ev, limits).map_err(|e| refuse(e.kind(), e.message().to_string()))?;
-    let canonical = event.canonical_bytes();
+    let (canonical, spans) = event.canonical_bytes_with_spans();
     if canonical.len() > limits.max_event_bytes {
         return Err(refuse(
             ErrorKind::TooLarge,
@@ -247,15 +253,16 @@ fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<(Event,
             ),
         ));
     }
-    Ok((event, hash))
+    Ok((event, hash, canonical, spans))
 }
 
 /// Whether canonical JSON holds an escaped U+0000 (`\u0000` not preceded by
 /// an escaping backslash).
 fn contains_nul(c: &[u8]) -> bool {
     let pat = b"\\u0000";
+    let finder = memchr::memmem::Finder::new(pat);
     let mut i = 0;
-    while let Some(p) = c[i..].windows(pat.len()).position(|w| w == pat) {
+    while let Some(p) = finder.find(&c[i..]) {
         let at = i + p;
         let backslashes = c[..at].iter().rev().take_while(|&&b| b == b'\\').count();
         if backslashes % 2 == 0 {
