@@ -17,6 +17,7 @@ use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use sealtrail_core::chain::link_hash;
+use sealtrail_core::event::Payload;
 use sealtrail_core::hash::Hash;
 use sealtrail_core::{Limits, Timestamp};
 use sealtrail_server::auth::Role;
@@ -282,7 +283,7 @@ async fn load(
     }
     let per = n / agents;
     let mut conn = sqlx::PgConnection::connect_with(opts).await.unwrap();
-    let cols = "org_id, agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id, name, prompt_hash, inputs, outputs, decision_outcome, decision_by, decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, attrs, content_hash, prev_hash, hash, api_key_id";
+    let cols = "org_id, agent_id, seq, id, ts, type, actor_id, session_id, trace_id, parent_id, name, prompt_hash, inputs, outputs, decision_outcome, decision_by, decision_reason, error_type, error_message, error_stack, tokens, cost_usd, latency_ms, pii, attrs, content_hash, prev_hash, hash, api_key_id, search";
     let mut rng = Rng::new(3);
     let (org_s, key_s) = (org.to_string(), key_id.to_string());
     let mut ids_buf = String::new();
@@ -305,7 +306,12 @@ async fn load(
                 .unwrap();
             let h = link_hash(&org_s, &agent, &key_s, seq, &prev[a], &e.content_hash);
             let ev = &e.event;
-            let j = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
+            // JSON members as the server stores them: canonical text.
+            let j = |w: Payload| {
+                let mut out = Vec::new();
+                ev.write_payload_canonical(w, &mut out)
+                    .then(|| String::from_utf8(out).unwrap())
+            };
             let uid = db::events::uuid_of(ev.id);
             write!(
                 buf,
@@ -325,9 +331,9 @@ async fn load(
                 esc(&mut buf, s.as_deref());
                 buf.push('\t');
             }
-            esc(&mut buf, j(&ev.inputs).as_deref());
+            esc(&mut buf, j(Payload::Inputs).as_deref());
             buf.push('\t');
-            esc(&mut buf, j(&ev.outputs).as_deref());
+            esc(&mut buf, j(Payload::Outputs).as_deref());
             buf.push('\t');
             let d = ev.decision.as_ref();
             esc(&mut buf, d.map(|d| d.outcome.as_str()));
@@ -343,40 +349,25 @@ async fn load(
             buf.push('\t');
             esc(&mut buf, er.and_then(|x| x.stack.as_deref()));
             buf.push('\t');
-            esc(
-                &mut buf,
-                ev.tokens
-                    .as_ref()
-                    .map(|t| serde_json::to_string(t).unwrap())
-                    .as_deref(),
-            );
+            esc(&mut buf, j(Payload::Tokens).as_deref());
             buf.push('\t');
             esc(&mut buf, ev.cost_usd.as_deref());
             buf.push('\t');
             esc(&mut buf, ev.latency_ms.map(|v| v.to_string()).as_deref());
             buf.push('\t');
-            esc(
-                &mut buf,
-                ev.pii
-                    .as_ref()
-                    .map(|p| serde_json::to_string(p).unwrap())
-                    .as_deref(),
-            );
+            esc(&mut buf, j(Payload::Pii).as_deref());
             buf.push('\t');
-            esc(
-                &mut buf,
-                ev.attrs
-                    .as_ref()
-                    .map(|p| serde_json::to_string(p).unwrap())
-                    .as_deref(),
-            );
+            esc(&mut buf, j(Payload::Attrs).as_deref());
             buf.push('\t');
             hexcol(&mut buf, &e.content_hash);
             buf.push('\t');
             hexcol(&mut buf, &prev[a]);
             buf.push('\t');
             hexcol(&mut buf, &h);
-            writeln!(buf, "\t{key_s}").unwrap();
+            write!(buf, "\t{key_s}\t").unwrap();
+            let words = sealtrail_server::search::event_words(ev, &Default::default());
+            esc(&mut buf, Some(&words.to_text()));
+            buf.push('\n');
             write!(ids_buf, "{org_s}\t{uid}\t{agent}\t{seq}\t{}\t", ev.ts).unwrap();
             hexcol(&mut ids_buf, &h);
             ids_buf.push('\t');
