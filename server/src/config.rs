@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use sealtrail_core::Limits;
 
+use crate::search::SearchConfig;
+
 /// The role the server works as when `SEALTRAIL_DB_ROLE` is not set.
 pub const DEFAULT_DB_ROLE: &str = "sealtrail_app";
 
@@ -24,4 +26,6 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// `--no-migrate` clears it: apply pending migrations on start.
     pub migrate: bool,
+    /// `SEALTRAIL_SEARCH_WORDS`: what of each event full-text search indexes.
+    pub search: SearchConfig,
 }

@@ -348,3 +348,57 @@ async fn one_id_raced_under_two_agents_is_stored_once() {
     let v = call(&app, Method::POST, "/v1/verify", Some(&ops), None).await;
     assert_eq!(v.lines().pop().unwrap()["ok"], true, "{}", v.text());
 }
+
+/// Search finds what the server indexed: words in summary order up to the
+/// configured cap, an id with punctuation as the phrase of its words, and
+/// nothing past the cap.
+#[tokio::test]
+async fn search_words_are_indexed_in_order_up_to_the_cap() {
+    let t = TestDb::new().await;
+    let app = t.app_with_search(sealtrail_server::search::SearchConfig { max_words: 6 });
+    let key = t.key("acme", Role::Ingest).await;
+    let mut e = event("a1", 1);
+    e.name = Some("lookup_invoice".into());
+    e.inputs = Some(json!({"ref": "INV-2024-0042", "note": "alpha beta gamma delta"}));
+    let r = ingest(&app, &key, vec![e]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let ops = t.key("acme", Role::Ops).await;
+    let count = |q: &'static str| {
+        let (app, ops) = (app.clone(), ops.clone());
+        async move {
+            let r = get(&app, &format!("/v1/events?q={q}"), &ops).await;
+            assert_eq!(r.status, StatusCode::OK, "q={q}: {}", r.text());
+            r.json()["events"].as_array().unwrap().len()
+        }
+    };
+    // name (2 words), then input values in key order: note (4 words) fills the cap.
+    assert_eq!(count("invoice").await, 1);
+    assert_eq!(count("LOOKUP").await, 1);
+    assert_eq!(count("gamma%20delta").await, 1);
+    assert_eq!(count("%22alpha%20beta%22").await, 1);
+    assert_eq!(count("%22beta%20alpha%22").await, 0,);
+    // "ref" comes after "note": past the cap of 6 words.
+    assert_eq!(count("INV-2024-0042").await, 0);
+    let r = get(&app, "/v1/events?q=%21%21", &ops).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+
+    // With the default cap the id is found, as a phrase of its words.
+    let app = t.app();
+    let mut e = event("a1", 2);
+    e.inputs = Some(json!({"ref": "INV-2024-0042"}));
+    assert_eq!(ingest(&app, &key, vec![e]).await.status, StatusCode::OK);
+    let r = get(&app, "/v1/events?q=inv-2024-0042", &ops).await;
+    assert_eq!(
+        r.json()["events"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text()
+    );
+    let r = get(&app, "/v1/events?q=0042-2024-inv", &ops).await;
+    assert_eq!(
+        r.json()["events"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r.text()
+    );
+}

@@ -70,6 +70,14 @@ impl TestDb {
         sealtrail_server::app(AppState::new(self.pool.clone(), Limits::default()))
     }
 
+    pub fn app_with_search(&self, search: sealtrail_server::search::SearchConfig) -> Router {
+        sealtrail_server::app(AppState::with_search(
+            self.pool.clone(),
+            Limits::default(),
+            search,
+        ))
+    }
+
     pub fn app_with_limits(&self, limits: Limits) -> Router {
         sealtrail_server::app(AppState::new(self.pool.clone(), limits))
     }
