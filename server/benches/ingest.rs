@@ -4,7 +4,8 @@
 //! schema for comparison, with three full-text designs.
 //!
 //! cargo bench -p sealtrail-server --bench ingest
-//! (BENCH_CLIENTS, BENCH_BATCHES per client, BENCH_DATABASE_URL)
+//! (BENCH_CLIENTS, BENCH_BATCHES per client, BENCH_DATABASE_URL,
+//! BENCH_SEARCH_WORDS: words indexed per event, as SEALTRAIL_SEARCH_WORDS)
 
 #[path = "support/mod.rs"]
 mod support;
@@ -41,6 +42,12 @@ fn env(name: &str, default: usize) -> usize {
 async fn main() {
     let clients = env("BENCH_CLIENTS", 8);
     let batches = env("BENCH_BATCHES", 25);
+    let search = sealtrail_server::search::SearchConfig {
+        max_words: env(
+            "BENCH_SEARCH_WORDS",
+            sealtrail_server::search::SearchConfig::default().max_words,
+        ),
+    };
     let opts = fresh_db("sealtrail_bench_ingest").await;
     let pool = db::connect_with(opts.clone(), Some("sealtrail_app"), 16)
         .await
@@ -52,7 +59,11 @@ async fn main() {
         .key;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = sealtrail_server::app(AppState::new(pool.clone(), Limits::default()));
+    let app = sealtrail_server::app(AppState::with_search(
+        pool.clone(),
+        Limits::default(),
+        search,
+    ));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     // Bodies are made (and sealed) before timing: that is the client's work.
