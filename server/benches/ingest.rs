@@ -243,7 +243,7 @@ async fn main() {
     println!("| events stored | {total} |");
     println!(
         "| search words per event (avg, cap {}) | {words:.1} |",
-        sealtrail_server::search::SearchConfig::default().max_words
+        search.max_words
     );
     println!("| wall time | {secs:.2} s |");
     println!("| ingest events/s (HTTP, validated, chained) | {ingest_rate:.0} |");

@@ -37,7 +37,7 @@ pub struct SearchConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig { max_words: 32 }
+        SearchConfig { max_words: 16 }
     }
 }
 
