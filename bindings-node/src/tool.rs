@@ -130,8 +130,8 @@ impl JsTool {
     /// A synchronous call that has returned or thrown, in one call: records
     /// its `tool_call` (with the time it started, `elapsedMs` ago, and the
     /// arguments' text taken then) and its `tool_result` or `error`.
-    /// Returns the call's id, or null when the queue refused the call (its
-    /// end is then not recorded either).
+    /// Both go to core as one queue slot. Returns the call's id, or null
+    /// when the queue refused them.
     #[napi(
         catch_unwind,
         ts_args_type = "actorId: string | undefined, sessionId: string | undefined, traceId: string | undefined, parentId: string | undefined, elapsedMs: number, inputsJson: string | undefined, outputsJson: string | undefined, outputs: unknown, error: ErrorInput | undefined"
@@ -149,23 +149,22 @@ impl JsTool {
         outputs: Option<Unknown>,
         error: Option<ErrorInput>,
     ) -> Option<String> {
-        let mut ctx = context(actor_id, session_id, trace_id, parent_id);
-        let (call, opts) =
-            self.call_event(&ctx, started(elapsed_ms), payload(text(inputs_json), None));
-        let id = call.id.to_string();
-        if !self.client.record_with(call, opts) {
-            return None;
-        }
-        ctx.parent_id = None;
-        let (end, opts) = self.end_event(
+        let ctx = context(actor_id, session_id, trace_id, parent_id);
+        let call = self.call_event(&ctx, started(elapsed_ms), payload(text(inputs_json), None));
+        let id = call.0.id.to_string();
+        let ctx = Context {
+            parent_id: None,
+            ..ctx
+        };
+        let end = self.end_event(
             &ctx,
             &id,
             elapsed_ms,
             payload(text(outputs_json), outputs),
             error,
         );
-        self.client.record_with(end, opts);
-        Some(id)
+        // One queue slot for both: one allocation and one send.
+        self.client.record_pair(call, end).then_some(id)
     }
 }
 

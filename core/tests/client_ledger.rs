@@ -246,3 +246,75 @@ fn a_second_writer_never_shares_the_ledger_file() {
     let (c, _) = LedgerWriter::open(&path, false).unwrap();
     assert_eq!(c.path(), path.as_path());
 }
+
+#[test]
+fn a_pair_is_one_slot_of_two_events_in_order_each_checked() {
+    use sealtrail_core::client::RecordOptions;
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let cfg = ClientConfig {
+        ledger_path: path.clone(),
+        linger: Duration::from_millis(10),
+        queue_capacity: 1,
+        ..ClientConfig::default()
+    };
+    let c = Client::new(cfg).unwrap();
+    let call = Event::new(EventType::ToolCall, "a");
+    let mut end = Event::new(EventType::ToolResult, "a");
+    end.parent_id = Some(call.id.to_string());
+    let ids = (call.id.to_string(), end.id.to_string());
+    let json = |t: &str| RecordOptions {
+        inputs_json: Some(t.into()),
+        ..Default::default()
+    };
+    assert!(c.record_pair((call, json("[1]")), (end, json("2"))));
+    // A pair whose end does not parse: the call is kept, the end counted.
+    let call2 = Event::new(EventType::ToolCall, "a");
+    let id2 = call2.id.to_string();
+    let bad = (Event::new(EventType::ToolResult, "a"), json("[1,"));
+    let mut refused = 0;
+    while !c.record_pair((call2.clone(), json("[3]")), bad.clone()) {
+        // One slot: wait until the worker took the first pair.
+        std::thread::sleep(Duration::from_millis(1));
+        refused += 1;
+    }
+    let r = c.shutdown(Duration::from_secs(10));
+    assert_eq!(r.ledger_written, 3);
+    let m = c.metrics();
+    assert_eq!(m.recorded, 4, "{m:?}");
+    assert_eq!((m.invalid, m.queue_depth), (1, 0), "{m:?}");
+    // Refused pairs count both events as dropped (queue full).
+    assert_eq!(m.dropped_queue_full, 2 * refused, "{m:?}");
+    assert_eq!(m.dropped, 2 * refused + 1, "{m:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = |id: &str| text.find(id).unwrap();
+    assert!(at(&ids.0) < at(&ids.1) && at(&ids.1) < at(&id2), "{text}");
+    assert!(verify_ledger(&path).unwrap().ok());
+}
+
+#[test]
+fn queue_depth_counts_events_not_slots() {
+    use sealtrail_core::client::RecordOptions;
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    let one = || {
+        (
+            Event::new(EventType::ToolCall, "a"),
+            RecordOptions::default(),
+        )
+    };
+    for _ in 0..2000 {
+        c.record_pair(one(), one());
+    }
+    let m = c.metrics();
+    assert_eq!(m.recorded, 4000);
+    // Whatever the worker has not taken yet, counted in events.
+    assert_eq!(m.queue_depth % 2, 0, "{m:?}");
+    assert!(m.queue_depth <= 4000);
+    let r = c.flush(Duration::from_secs(10));
+    assert!(r.complete);
+    assert_eq!((r.ledger_written, r.queued), (4000, 0));
+}

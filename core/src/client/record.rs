@@ -79,10 +79,28 @@ pub fn store_messages(e: &mut Event, messages: Value) {
     e.inputs = Some(Value::Object(m));
 }
 
-/// One queue slot.
+/// One event and what the worker finishes of it.
 pub(crate) struct Queued {
     pub event: Event,
     pub opts: RecordOptions,
+}
+
+/// One queue slot: an event, or two recorded together in this order (a
+/// synchronous tool call and its end), which then cost the caller one
+/// allocation and one send. Metrics count events, not slots.
+pub(crate) enum Slot {
+    One(Box<Queued>),
+    Pair(Box<[Queued; 2]>),
+}
+
+impl Slot {
+    /// Events in the slot.
+    pub fn len(&self) -> u64 {
+        match self {
+            Slot::One(_) => 1,
+            Slot::Pair(_) => 2,
+        }
+    }
 }
 
 fn parse(field: &str, text: &str, limits: &Limits) -> Result<Value> {
