@@ -162,23 +162,27 @@ interface NativeClient {
 
 /**
  * A wrapped tool bound to one client: name, attrs and redaction override
- * are fixed, so a call passes only what changes.
+ * are fixed, so a call passes only what changes, and names the tool by its
+ * native slot (a number is cheaper to pass than an object to unwrap).
  */
 class ToolBinding {
+  /** Held while `slot` is used: the slot is freed when it is collected. */
   private native: native.Tool | null = null
   private client: NativeClient | null = null
+  private slot = 0
   constructor(
     readonly name: string,
     readonly attrs: unknown,
     readonly redact: string | undefined,
   ) {}
-  /** The native tool for client `c` (made again after `init` replaced the client). */
-  for(c: NativeClient): native.Tool {
+  /** The native slot for client `c` (made again after `init` replaced the client). */
+  for(c: NativeClient): number {
     if (this.client !== c || this.native === null) {
       this.native = new native.Tool(c as unknown as native.Client, this.name, enc(this.attrs), this.attrs, this.redact)
+      this.slot = this.native.slot
       this.client = c
     }
-    return this.native
+    return this.slot
   }
 }
 
@@ -437,7 +441,7 @@ function recordCall(p: Pending, inputs: unknown): void {
   const c = getClient()
   if (c) {
     try {
-      id = p.tool.for(c).call(outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
+      id = native.toolCall(p.tool.for(c), outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
     } catch (e) {
       warnOnce(e)
     }
@@ -456,11 +460,11 @@ function recordEnd(p: Pending, result: unknown, error: native.ErrorInput | undef
     if (!p.recorded) {
       flushPending()
       const o = ctxOf(p.outer)
-      const id = p.tool.for(c).done(o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
+      const id = native.toolDone(p.tool.for(c), o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
       settle(p, o, id)
     } else if (p.callId !== null) {
       const o = p.outerCtx
-      p.tool.for(c).end(o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
+      native.toolEnd(p.tool.for(c), o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
     }
   } catch (e) {
     warnOnce(e)
