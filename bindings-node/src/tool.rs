@@ -1,7 +1,8 @@
 //! `Tool` (JsTool): a wrapped tool bound to a client, with what `wrapTool`
 //! fixes once per tool (name, attrs, redaction override), and the events of
 //! one call of it, placed by core's rules (`Event::in_context_at`,
-//! `Event::after_call`). The per-call path is free functions that take the
+//! `Event::after_call`; a synchronous call that has ended goes to core as an
+//! `EndedCall` whose events core's worker makes). The per-call path is free functions that take the
 //! tool's slot number (`toolCall`, `toolEnd`, `toolDone`): unwrapping a
 //! class instance (`this`) costs napi a type-tag lookup, ~0.2 µs a call,
 //! where a number is read in nanoseconds. JSON text is read in one copy.
@@ -13,30 +14,21 @@ use std::time::{Duration, SystemTime};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sealtrail_core::capture::Context;
-use sealtrail_core::client::{Client, RecordOptions};
+use sealtrail_core::client::record::attrs_from;
+use sealtrail_core::client::{Client, EndedCall, Payload as CorePayload, RecordOptions, ToolSpec};
 use sealtrail_core::event::ErrorInfo;
-use sealtrail_core::{Event, EventType};
-use serde_json::{Map, Value};
+use sealtrail_core::{Event, EventId, EventType, Timestamp};
 
 use crate::client::JsClient;
 use crate::event::{text, ErrorInput, Payload};
 use crate::payload;
 
-/// Attributes as given to `wrapTool`: JSON text core's worker parses for
-/// each event, or the value converted once when the text was not usable.
-enum Attrs {
-    None,
-    Text(String),
-    Value(Map<String, Value>),
-}
-
-/// What a wrapped tool fixes once.
+/// What a wrapped tool fixes once: its client and core's `ToolSpec` (name,
+/// attrs as JSON text core's worker parses for each event or the value
+/// converted once, redaction override).
 struct ToolState {
     client: Arc<Client>,
-    agent_id: String,
-    name: String,
-    attrs: Attrs,
-    redact: Option<Arc<str>>,
+    spec: Arc<ToolSpec>,
 }
 
 thread_local! {
@@ -99,18 +91,18 @@ impl JsTool {
             crate::check_redact_override(spec.clone())?;
         }
         let attrs = match payload(attrs_json, attrs).split() {
-            (_, Some(text)) => Attrs::Text(text),
-            (Some(v), None) => {
-                sealtrail_core::client::record::attrs_from(v).map_or(Attrs::None, Attrs::Value)
-            }
-            (None, None) => Attrs::None,
+            (_, Some(text)) => Some(CorePayload::Json(text)),
+            (Some(v), None) => Some(CorePayload::Value(v)),
+            (None, None) => None,
         };
         let state = ToolState {
             client: client.inner.clone(),
-            agent_id: client.agent_id.clone(),
-            name,
-            attrs,
-            redact: redact.map(Into::into),
+            spec: Arc::new(ToolSpec {
+                agent_id: client.agent_id.clone(),
+                name,
+                attrs,
+                redact: redact.map(Into::into),
+            }),
         };
         let slot = TOOLS
             .with(|t| {
@@ -225,24 +217,51 @@ pub fn tool_done(
     error: Option<ErrorInput>,
 ) -> Option<String> {
     with_tool(slot, |t| {
-        let ctx = context(actor_id, session_id, trace_id, parent_id);
-        let call = t.call_event(&ctx, started(elapsed_ms), payload(text(inputs_json), None));
-        let id = call.0.id.to_string();
-        let ctx = Context {
-            parent_id: None,
-            ..ctx
+        let now = SystemTime::now();
+        let at = before(now, elapsed_ms);
+        let call_id = EventId::generate_at(at);
+        let end_id = EventId::generate_at(now);
+        let (outputs, error) = match error {
+            Some(e) => (None, Some(error_info(e))),
+            None => (core_payload(payload(text(outputs_json), outputs)), None),
         };
-        let end = t.end_event(
-            &ctx,
-            &id,
-            elapsed_ms,
-            payload(text(outputs_json), outputs),
+        let call = EndedCall {
+            tool: t.spec.clone(),
+            ctx: context(actor_id, session_id, trace_id, parent_id),
+            call_id,
+            started: Timestamp::at(at),
+            end_id,
+            ended: Timestamp::at(now),
+            latency_ms: latency(elapsed_ms),
+            inputs: text(inputs_json).map(CorePayload::Json),
+            outputs,
             error,
-        );
-        // One queue slot for both: one allocation and one send.
-        t.client.record_pair(call, end).then_some(id)
+        };
+        // The events are made by core's worker: here only the ids, the
+        // times and the payloads' text, in one queue slot.
+        t.client.record_call(call).then(|| call_id.to_string())
     })
     .flatten()
+}
+
+fn core_payload(p: Payload<'_>) -> Option<CorePayload> {
+    match p.split() {
+        (_, Some(text)) => Some(CorePayload::Json(text)),
+        (Some(v), None) => Some(CorePayload::Value(v)),
+        (None, None) => None,
+    }
+}
+
+fn error_info(e: ErrorInput) -> ErrorInfo {
+    ErrorInfo {
+        kind: e.kind,
+        message: e.message,
+        stack: e.stack,
+    }
+}
+
+fn latency(ms: f64) -> Option<u64> {
+    (ms.is_finite() && ms >= 0.0).then(|| ms.round() as u64)
 }
 
 /// The context as the facade passes it.
@@ -263,7 +282,11 @@ fn context(
 /// When a call that started `elapsed_ms` ago (JavaScript's monotonic clock)
 /// started, on the wall clock.
 fn started(elapsed_ms: f64) -> SystemTime {
-    let now = SystemTime::now();
+    before(SystemTime::now(), elapsed_ms)
+}
+
+/// `elapsed_ms` before `now`.
+fn before(now: SystemTime, elapsed_ms: f64) -> SystemTime {
     if !(elapsed_ms.is_finite() && elapsed_ms > 0.0) {
         return now;
     }
@@ -273,14 +296,15 @@ fn started(elapsed_ms: f64) -> SystemTime {
 
 impl ToolState {
     fn options(&self, e: &mut Event) -> RecordOptions {
+        let s = &*self.spec;
         let mut opts = RecordOptions {
-            redact: self.redact.clone(),
+            redact: s.redact.clone(),
             ..RecordOptions::default()
         };
-        match &self.attrs {
-            Attrs::None => {}
-            Attrs::Text(t) => opts.attrs_json = Some(t.clone()),
-            Attrs::Value(m) => e.attrs = Some(m.clone()),
+        match &s.attrs {
+            None => {}
+            Some(CorePayload::Json(t)) => opts.attrs_json = Some(t.clone()),
+            Some(CorePayload::Value(v)) => e.attrs = attrs_from(v.clone()),
         }
         opts
     }
@@ -292,8 +316,9 @@ impl ToolState {
         at: SystemTime,
         inputs: Payload<'_>,
     ) -> (Event, RecordOptions) {
-        let mut e = Event::in_context_at(EventType::ToolCall, &self.agent_id, ctx, at);
-        e.name = Some(self.name.clone());
+        let s = &*self.spec;
+        let mut e = Event::in_context_at(EventType::ToolCall, &s.agent_id, ctx, at);
+        e.name = Some(s.name.clone());
         let mut opts = self.options(&mut e);
         (e.inputs, opts.inputs_json) = inputs.split();
         (e, opts)
@@ -313,19 +338,15 @@ impl ToolState {
         } else {
             EventType::ToolResult
         };
-        let mut e = Event::after_call(kind, &self.agent_id, &self.name, ctx, call_id);
+        let s = &*self.spec;
+        let mut e = Event::after_call(kind, &s.agent_id, &s.name, ctx, call_id);
         let mut opts = self.options(&mut e);
         if let Some(err) = error {
-            e.error = Some(ErrorInfo {
-                kind: err.kind,
-                message: err.message,
-                stack: err.stack,
-            });
+            e.error = Some(error_info(err));
         } else {
             (e.outputs, opts.outputs_json) = outputs.split();
         }
-        e.latency_ms =
-            (latency_ms.is_finite() && latency_ms >= 0.0).then(|| latency_ms.round() as u64);
+        e.latency_ms = latency(latency_ms);
         (e, opts)
     }
 }

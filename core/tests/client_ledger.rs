@@ -318,3 +318,49 @@ fn queue_depth_counts_events_not_slots() {
     assert!(r.complete);
     assert_eq!((r.ledger_written, r.queued), (4000, 0));
 }
+
+#[test]
+fn an_ended_call_is_written_as_its_call_then_its_result() {
+    use sealtrail_core::capture::Context;
+    use sealtrail_core::client::{EndedCall, Payload, ToolSpec};
+    use sealtrail_core::{EventId, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    let tool = std::sync::Arc::new(ToolSpec {
+        agent_id: "a".into(),
+        name: "lookup".into(),
+        attrs: None,
+        redact: None,
+    });
+    let t0 = std::time::SystemTime::now();
+    let (call_id, end_id) = (EventId::generate_at(t0), EventId::generate());
+    assert!(c.record_call(EndedCall {
+        tool,
+        ctx: Context::default(),
+        call_id,
+        started: Timestamp::at(t0),
+        end_id,
+        ended: Timestamp::now(),
+        latency_ms: Some(0),
+        inputs: Some(Payload::Json(r#"["mail jane.doe@example.com"]"#.into())),
+        outputs: Some(Payload::Json("3".into())),
+        error: None,
+    }));
+    let r = c.shutdown(Duration::from_secs(10));
+    assert_eq!((r.ledger_written, c.metrics().recorded), (2, 2));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ev = |i: usize| lines[i].get("event").unwrap_or(&lines[i]).clone();
+    assert_eq!(ev(0)["type"], "tool_call");
+    assert_eq!(ev(0)["id"], call_id.to_string());
+    assert_eq!(ev(0)["trace_id"], call_id.to_string());
+    assert_eq!(ev(1)["type"], "tool_result");
+    assert_eq!(ev(1)["parent_id"], call_id.to_string());
+    assert_eq!(ev(1)["outputs"], 3);
+    assert!(!text.contains("jane.doe"), "redacted: {text}");
+    assert!(verify_ledger(&path).unwrap().ok());
+}

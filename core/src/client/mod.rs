@@ -37,7 +37,7 @@ pub use ledger::{
     LedgerWriter,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use record::{Payload, RecordOptions};
+pub use record::{EndedCall, Payload, RecordOptions, ToolSpec};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
@@ -250,6 +250,14 @@ impl Client {
             },
         ];
         self.send(Slot::Pair(Box::new(pair)))
+    }
+
+    /// Records a synchronous tool call that has ended: its `tool_call` and
+    /// its `tool_result` (or `error`), made from `call` by the worker, in
+    /// one queue slot. The caller's thread only moves what it was given.
+    /// Both are queued or neither is.
+    pub fn record_call(&self, call: EndedCall) -> bool {
+        self.send(Slot::Call(Box::new(call)))
     }
 
     fn send(&self, slot: Slot) -> bool {

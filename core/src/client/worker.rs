@@ -314,6 +314,11 @@ impl Worker {
                     self.process(q);
                 }
             }
+            Slot::Call(call) => {
+                for mut q in call.into_events() {
+                    self.process(&mut q);
+                }
+            }
         }
     }
 
