@@ -381,13 +381,13 @@ const EMPTY: Ctx = Object.freeze({})
  * happened and events inside a call name it as their parent.
  */
 class Pending {
-  /** The `tool_call` was recorded (or could not be): `callId` and `ctx` are set. */
+  /** The `tool_call` was recorded (or could not be): `callId` and `outerCtx` are set. */
   recorded = false
   callId: string | null = null
   /** The context the call ran in (resolved when recorded). */
   outerCtx: Ctx = EMPTY
-  /** The context of events under the call. */
-  ctx: Ctx = EMPTY
+  /** The context of events under the call, made when first asked for (`ctxOf`). */
+  ctx: Ctx | null = null
   constructor(
     readonly tool: ToolBinding,
     readonly outer: Ctx | Pending | undefined,
@@ -410,6 +410,11 @@ function ctxOf(store: Ctx | Pending | undefined): Ctx {
     flushPending()
     if (!store.recorded) recordCall(store, undefined)
   }
+  if (store.ctx === null) {
+    const { outerCtx: outer, callId: id } = store
+    // Outside a trace the call starts one (its id), as in the Python binding.
+    store.ctx = id === null ? outer : { ...outer, traceId: outer.traceId ?? id, parentId: id }
+  }
   return store.ctx
 }
 
@@ -430,8 +435,6 @@ function settle(p: Pending, outer: Ctx, id: string | null): void {
   p.recorded = true
   p.callId = id
   p.outerCtx = outer
-  // Outside a trace the call starts one (its id), as in the Python binding.
-  p.ctx = id === null ? outer : { ...outer, traceId: outer.traceId ?? id, parentId: id }
 }
 
 /** Records `p`'s `tool_call` now (with the time it started); `inputs` when its arguments need the native walker. */
