@@ -6,10 +6,13 @@
 //
 // Events go to a ledger in a temp dir (no endpoint): the caller's cost is
 // capture and enqueue; the worker thread does the rest off the JS thread.
-// The arguments are snapshotted (JSON.stringify) before the call; a
-// synchronous tool's tool_call is then recorded together with its
-// tool_result in one native call once it returns (both events, the call
-// with its start time), where an async tool takes two.
+// The arguments are snapshotted (JSON.stringify) before the call; once a
+// synchronous tool returns, one native call queues the call's two ids, its
+// start and end times and the JSON text in one queue slot, and core's
+// worker makes the tool_call and tool_result from them (an async tool takes
+// two native calls). The loop calls faster than the worker seals and
+// writes, so the queue grows during the sealtrail row: the depth it reached
+// is printed.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,7 +36,7 @@ function noop(a) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sealtrail-bench-'))
-const mode = 'record (args stringified before the call; tool_call + tool_result enqueued in one native call after it returns; worker parses, redacts, hashes, writes the ledger)'
+const mode = 'record (args stringified before the call; after it returns one native call queues both events\' ids, times and JSON text as one slot; the worker makes the events, parses, redacts, hashes, writes the ledger)'
 st.init({ agentId: 'bench', ledgerPath: join(dir, 'ledger.jsonl'), installExitHooks: false, fsync: false })
 const wrapped = st.wrapTool('noop', noop)
 
@@ -73,9 +76,11 @@ function sample(f) {
 }
 
 const bare = sample(noop)
+const sealtrailRow = sample(wrapped)
+const depth = st.metrics()?.queue_depth
 const rows = [
   ['bare call', bare],
-  ['sealtrail wrapTool', sample(wrapped)],
+  ['sealtrail wrapTool', sealtrailRow],
   ['OTel span', sample(otel)],
   ['OTel span + args attribute', sample(otelArgs)],
 ]
@@ -92,5 +97,5 @@ for (const [name, r] of rows) {
   const ratio = name === 'bare call' ? '' : (sealtrail.p50 / Math.max(o.p50, 0.001)).toFixed(2)
   console.log(`| ${name} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${o.p50.toFixed(2)} | ${o.p99.toFixed(2)} | ${ratio} |`)
 }
-console.log(`events recorded ${m?.recorded ?? 'n/a'}, dropped ${m?.dropped ?? 'n/a'}, in ledger ${m?.ledger_written ?? 'n/a'}`)
+console.log(`events recorded ${m?.recorded ?? 'n/a'}, dropped ${m?.dropped ?? 'n/a'}, in ledger ${m?.ledger_written ?? 'n/a'}; queue depth after the sealtrail row ${depth ?? 'n/a'} events (the loop outruns the worker, so the queue grows and its memory is fresh)`)
 await st.shutdown(30000)

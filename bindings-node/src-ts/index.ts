@@ -162,23 +162,27 @@ interface NativeClient {
 
 /**
  * A wrapped tool bound to one client: name, attrs and redaction override
- * are fixed, so a call passes only what changes.
+ * are fixed, so a call passes only what changes, and names the tool by its
+ * native slot (a number is cheaper to pass than an object to unwrap).
  */
 class ToolBinding {
+  /** Held while `slot` is used: the slot is freed when it is collected. */
   private native: native.Tool | null = null
   private client: NativeClient | null = null
+  private slot = 0
   constructor(
     readonly name: string,
     readonly attrs: unknown,
     readonly redact: string | undefined,
   ) {}
-  /** The native tool for client `c` (made again after `init` replaced the client). */
-  for(c: NativeClient): native.Tool {
+  /** The native slot for client `c` (made again after `init` replaced the client). */
+  for(c: NativeClient): number {
     if (this.client !== c || this.native === null) {
       this.native = new native.Tool(c as unknown as native.Client, this.name, enc(this.attrs), this.attrs, this.redact)
+      this.slot = this.native.slot
       this.client = c
     }
-    return this.native
+    return this.slot
   }
 }
 
@@ -377,13 +381,13 @@ const EMPTY: Ctx = Object.freeze({})
  * happened and events inside a call name it as their parent.
  */
 class Pending {
-  /** The `tool_call` was recorded (or could not be): `callId` and `ctx` are set. */
+  /** The `tool_call` was recorded (or could not be): `callId` and `outerCtx` are set. */
   recorded = false
   callId: string | null = null
   /** The context the call ran in (resolved when recorded). */
   outerCtx: Ctx = EMPTY
-  /** The context of events under the call. */
-  ctx: Ctx = EMPTY
+  /** The context of events under the call, made when first asked for (`ctxOf`). */
+  ctx: Ctx | null = null
   constructor(
     readonly tool: ToolBinding,
     readonly outer: Ctx | Pending | undefined,
@@ -406,6 +410,11 @@ function ctxOf(store: Ctx | Pending | undefined): Ctx {
     flushPending()
     if (!store.recorded) recordCall(store, undefined)
   }
+  if (store.ctx === null) {
+    const { outerCtx: outer, callId: id } = store
+    // Outside a trace the call starts one (its id), as in the Python binding.
+    store.ctx = id === null ? outer : { ...outer, traceId: outer.traceId ?? id, parentId: id }
+  }
   return store.ctx
 }
 
@@ -426,8 +435,6 @@ function settle(p: Pending, outer: Ctx, id: string | null): void {
   p.recorded = true
   p.callId = id
   p.outerCtx = outer
-  // Outside a trace the call starts one (its id), as in the Python binding.
-  p.ctx = id === null ? outer : { ...outer, traceId: outer.traceId ?? id, parentId: id }
 }
 
 /** Records `p`'s `tool_call` now (with the time it started); `inputs` when its arguments need the native walker. */
@@ -437,7 +444,7 @@ function recordCall(p: Pending, inputs: unknown): void {
   const c = getClient()
   if (c) {
     try {
-      id = p.tool.for(c).call(outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
+      id = native.toolCall(p.tool.for(c), outer.actorId, outer.sessionId, outer.traceId, outer.parentId, now() - p.t0, p.argsJson, inputs)
     } catch (e) {
       warnOnce(e)
     }
@@ -456,11 +463,11 @@ function recordEnd(p: Pending, result: unknown, error: native.ErrorInput | undef
     if (!p.recorded) {
       flushPending()
       const o = ctxOf(p.outer)
-      const id = p.tool.for(c).done(o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
+      const id = native.toolDone(p.tool.for(c), o.actorId, o.sessionId, o.traceId, o.parentId, elapsed, p.argsJson, outJson, outJson === undefined ? out : undefined, error)
       settle(p, o, id)
     } else if (p.callId !== null) {
       const o = p.outerCtx
-      p.tool.for(c).end(o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
+      native.toolEnd(p.tool.for(c), o.actorId, o.sessionId, o.traceId, p.callId, elapsed, outJson, outJson === undefined ? out : undefined, error)
     }
   } catch (e) {
     warnOnce(e)

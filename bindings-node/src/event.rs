@@ -66,11 +66,8 @@ pub struct Payload<'a> {
 /// is ASCII (napi-rs's `String` measures it first). Anything but a string
 /// is none.
 pub fn text(v: Option<Unknown<'_>>) -> Option<String> {
-    let v = v?;
-    if v.get_type().ok()? != ValueType::String {
-        return None;
-    }
-    let raw = v.value();
+    // No `typeof` first: napi answers `string_expected` for anything else.
+    let raw = v?.value();
     // SAFETY: the handles belong to the napi call that is running now.
     unsafe { convert::string(raw.env, raw.value) }
 }

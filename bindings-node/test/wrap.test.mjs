@@ -273,3 +273,26 @@ test('argument text of any length and script reaches core intact (lone surrogate
     assert.deepEqual(ev[0].inputs, expected, JSON.stringify(args).slice(0, 40))
   }
 })
+
+test('tools are named by native slot; an unknown slot records nothing, never throws', async () => {
+  const { createRequire } = await import('node:module')
+  const native = createRequire(import.meta.url)('../native.js')
+  const c = new native.Client([['agent_id', 'slots'], ['ledger_path', join(dir, 'slots.jsonl')]])
+  const a = new native.Tool(c, 'a', undefined, undefined, undefined)
+  const b = new native.Tool(c, 'b', undefined, undefined, undefined)
+  assert.notEqual(a.slot, b.slot)
+  assert.equal(native.toolDone(1e6, undefined, undefined, undefined, undefined, 0, '[1]', '2', undefined, undefined), null)
+  assert.equal(native.toolCall(1e6, undefined, undefined, undefined, undefined, 0, '[1]', undefined), null)
+  native.toolEnd(1e6, undefined, undefined, undefined, 'x', 0, '2', undefined, undefined)
+  const id = native.toolDone(b.slot, undefined, undefined, undefined, undefined, 0, '[1]', '2', undefined, undefined)
+  assert.match(id, /^[0-9A-Z]{26}$/)
+  // Text that is not a string is no text (not an error).
+  assert.match(native.toolDone(a.slot, undefined, undefined, undefined, undefined, 0, 42, {}, undefined, undefined), /^[0-9A-Z]{26}$/)
+  c.shutdownSync(5000)
+  const ev = ledgerEvents(join(dir, 'slots.jsonl'))
+  assert.deepEqual(ev.map((e) => [e.type, e.name]), [['tool_call', 'b'], ['tool_result', 'b'], ['tool_call', 'a'], ['tool_result', 'a']])
+  assert.equal(ev[0].id, id)
+  assert.deepEqual([ev[0].inputs, ev[1].outputs], [[1], 2])
+  assert.deepEqual([ev[2].inputs, ev[3].outputs], [undefined, undefined])
+  assert.equal(c.metrics().recorded, 4)
+})

@@ -29,12 +29,18 @@ impl Event {
         at: std::time::SystemTime,
     ) -> Event {
         let mut e = Event::new_at(kind, agent_id, at);
-        e.actor_id = ctx.actor_id.clone();
-        e.session_id = ctx.session_id.clone();
-        e.parent_id = ctx.parent_id.clone();
-        e.trace_id = ctx.trace_id.clone();
-        e.start_own_trace();
+        e.place_in(ctx);
         e
+    }
+
+    /// Takes `ctx`'s actor, session, trace and parent, or starts its own
+    /// trace outside any (the rule of [`Event::in_context`]).
+    pub fn place_in(&mut self, ctx: &Context) {
+        self.actor_id = ctx.actor_id.clone();
+        self.session_id = ctx.session_id.clone();
+        self.parent_id = ctx.parent_id.clone();
+        self.trace_id = ctx.trace_id.clone();
+        self.start_own_trace();
     }
 
     /// The `tool_result` or `error` that closes tool call `call_id`: the
@@ -47,12 +53,17 @@ impl Event {
         call_id: &str,
     ) -> Event {
         let mut e = Event::new(kind, agent_id);
-        e.actor_id = ctx.actor_id.clone();
-        e.session_id = ctx.session_id.clone();
-        e.trace_id = Some(ctx.trace_id.clone().unwrap_or_else(|| call_id.to_owned()));
-        e.parent_id = Some(call_id.to_owned());
-        e.name = Some(name.to_owned());
+        e.place_after(name, ctx, call_id);
         e
+    }
+
+    /// The placement of [`Event::after_call`].
+    pub fn place_after(&mut self, name: &str, ctx: &Context, call_id: &str) {
+        self.actor_id = ctx.actor_id.clone();
+        self.session_id = ctx.session_id.clone();
+        self.trace_id = Some(ctx.trace_id.clone().unwrap_or_else(|| call_id.to_owned()));
+        self.parent_id = Some(call_id.to_owned());
+        self.name = Some(name.to_owned());
     }
 
     /// Outside any trace an event starts its own: sets `trace_id` to the

@@ -415,9 +415,22 @@ impl Event {
     /// recorded after the fact): `ts` is `at`, and so is the time part of
     /// its fresh id.
     pub fn new_at(kind: EventType, agent_id: impl Into<String>, at: std::time::SystemTime) -> Self {
+        Self::with_id(kind, agent_id, EventId::generate_at(at), Timestamp::at(at))
+    }
+
+    /// A new event with an id and a time taken earlier (on the caller's
+    /// thread, for an event the worker makes later): what [`Event::new_at`]
+    /// makes when `id` and `ts` come from `EventId::generate_at(at)` and
+    /// `Timestamp::at(at)`.
+    pub fn with_id(
+        kind: EventType,
+        agent_id: impl Into<String>,
+        id: EventId,
+        ts: Timestamp,
+    ) -> Self {
         Event {
-            id: EventId::generate_at(at),
-            ts: Timestamp::at(at),
+            id,
+            ts,
             agent_id: agent_id.into(),
             kind,
             actor_id: None,

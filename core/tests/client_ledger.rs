@@ -246,3 +246,121 @@ fn a_second_writer_never_shares_the_ledger_file() {
     let (c, _) = LedgerWriter::open(&path, false).unwrap();
     assert_eq!(c.path(), path.as_path());
 }
+
+#[test]
+fn a_pair_is_one_slot_of_two_events_in_order_each_checked() {
+    use sealtrail_core::client::RecordOptions;
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let cfg = ClientConfig {
+        ledger_path: path.clone(),
+        linger: Duration::from_millis(10),
+        queue_capacity: 1,
+        ..ClientConfig::default()
+    };
+    let c = Client::new(cfg).unwrap();
+    let call = Event::new(EventType::ToolCall, "a");
+    let mut end = Event::new(EventType::ToolResult, "a");
+    end.parent_id = Some(call.id.to_string());
+    let ids = (call.id.to_string(), end.id.to_string());
+    let json = |t: &str| RecordOptions {
+        inputs_json: Some(t.into()),
+        ..Default::default()
+    };
+    assert!(c.record_pair((call, json("[1]")), (end, json("2"))));
+    // A pair whose end does not parse: the call is kept, the end counted.
+    let call2 = Event::new(EventType::ToolCall, "a");
+    let id2 = call2.id.to_string();
+    let bad = (Event::new(EventType::ToolResult, "a"), json("[1,"));
+    let mut refused = 0;
+    while !c.record_pair((call2.clone(), json("[3]")), bad.clone()) {
+        // One slot: wait until the worker took the first pair.
+        std::thread::sleep(Duration::from_millis(1));
+        refused += 1;
+    }
+    let r = c.shutdown(Duration::from_secs(10));
+    assert_eq!(r.ledger_written, 3);
+    let m = c.metrics();
+    assert_eq!(m.recorded, 4, "{m:?}");
+    assert_eq!((m.invalid, m.queue_depth), (1, 0), "{m:?}");
+    // Refused pairs count both events as dropped (queue full).
+    assert_eq!(m.dropped_queue_full, 2 * refused, "{m:?}");
+    assert_eq!(m.dropped, 2 * refused + 1, "{m:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = |id: &str| text.find(id).unwrap();
+    assert!(at(&ids.0) < at(&ids.1) && at(&ids.1) < at(&id2), "{text}");
+    assert!(verify_ledger(&path).unwrap().ok());
+}
+
+#[test]
+fn queue_depth_counts_events_not_slots() {
+    use sealtrail_core::client::RecordOptions;
+    use sealtrail_core::{Event, EventType};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    let one = || {
+        (
+            Event::new(EventType::ToolCall, "a"),
+            RecordOptions::default(),
+        )
+    };
+    for _ in 0..2000 {
+        c.record_pair(one(), one());
+    }
+    let m = c.metrics();
+    assert_eq!(m.recorded, 4000);
+    // Whatever the worker has not taken yet, counted in events.
+    assert_eq!(m.queue_depth % 2, 0, "{m:?}");
+    assert!(m.queue_depth <= 4000);
+    let r = c.flush(Duration::from_secs(10));
+    assert!(r.complete);
+    assert_eq!((r.ledger_written, r.queued), (4000, 0));
+}
+
+#[test]
+fn an_ended_call_is_written_as_its_call_then_its_result() {
+    use sealtrail_core::capture::Context;
+    use sealtrail_core::client::{EndedCall, Payload, ToolSpec};
+    use sealtrail_core::{EventId, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    let tool = std::sync::Arc::new(ToolSpec {
+        agent_id: "a".into(),
+        name: "lookup".into(),
+        attrs: None,
+        redact: None,
+    });
+    let t0 = std::time::SystemTime::now();
+    let (call_id, end_id) = (EventId::generate_at(t0), EventId::generate());
+    assert!(c.record_call(EndedCall {
+        tool,
+        ctx: Context::default(),
+        call_id,
+        started: Timestamp::at(t0),
+        end_id,
+        ended: Timestamp::now(),
+        latency_ms: Some(0),
+        inputs: Some(Payload::Json(r#"["mail jane.doe@example.com"]"#.into())),
+        outputs: Some(Payload::Json("3".into())),
+        error: None,
+    }));
+    let r = c.shutdown(Duration::from_secs(10));
+    assert_eq!((r.ledger_written, c.metrics().recorded), (2, 2));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ev = |i: usize| lines[i].get("event").unwrap_or(&lines[i]).clone();
+    assert_eq!(ev(0)["type"], "tool_call");
+    assert_eq!(ev(0)["id"], call_id.to_string());
+    assert_eq!(ev(0)["trace_id"], call_id.to_string());
+    assert_eq!(ev(1)["type"], "tool_result");
+    assert_eq!(ev(1)["parent_id"], call_id.to_string());
+    assert_eq!(ev(1)["outputs"], 3);
+    assert!(!text.contains("jane.doe"), "redacted: {text}");
+    assert!(verify_ledger(&path).unwrap().ok());
+}

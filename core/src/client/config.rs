@@ -157,8 +157,9 @@ pub struct ClientConfig {
     /// `SEALTRAIL_LINGER_MS`: how long a partial batch waits for more
     /// events before it is sent. Default 200 ms.
     pub linger: Duration,
-    /// `SEALTRAIL_QUEUE_CAPACITY`: events the in-memory queue holds.
-    /// Default 100,000.
+    /// `SEALTRAIL_QUEUE_CAPACITY`: slots in the in-memory queue; a slot
+    /// holds one event, or a synchronous tool call with its end (Node's
+    /// wrapped tools). Default 100,000.
     pub queue_capacity: usize,
     /// `SEALTRAIL_HIGH_WATER`: fraction (0..1] of `queue_capacity` past
     /// which the worker spools instead of sending (policy `spill` only).

@@ -22,6 +22,10 @@ pub struct Metrics {
     pub(crate) retries: AtomicU64,
     pub(crate) ledger_written: AtomicU64,
     pub(crate) persisted: AtomicU64,
+    /// Events the worker took from the queue (written by the worker only,
+    /// so the caller's path stays one counter): `queue_depth` is
+    /// `recorded - taken`.
+    pub(crate) taken: AtomicU64,
     pub(crate) spool_bytes: AtomicU64,
     pub(crate) spool_torn_bytes: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,

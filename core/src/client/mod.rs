@@ -37,11 +37,11 @@ pub use ledger::{
     LedgerWriter,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use record::{Payload, RecordOptions};
+pub use record::{EndedCall, Payload, RecordOptions, ToolSpec};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
-use record::Queued;
+use record::{Queued, Slot};
 use worker::{Ctrl, Remote, Sink, Worker};
 
 /// Redaction hook applied by the worker to every event before it is
@@ -94,7 +94,7 @@ pub struct DeliveryReport {
 /// The client. Cheap to share (`&self` everywhere, `Send + Sync`); wrap it
 /// in an `Arc` to use it from several threads.
 pub struct Client {
-    tx: mpsc::Sender<Box<Queued>>,
+    tx: mpsc::Sender<Slot>,
     ctrl: mpsc::UnboundedSender<Ctrl>,
     metrics: Arc<Metrics>,
     overflow: OverflowPolicy,
@@ -230,17 +230,49 @@ impl Client {
     /// thread (JSON text parsed there, with the same limits; a payload that
     /// does not parse is dropped and counted as invalid, never an error here).
     pub fn record_with(&self, event: Event, opts: RecordOptions) -> bool {
+        self.send(Slot::One(Box::new(Queued { event, opts })))
+    }
+
+    /// Records two events in this order as one queue slot: one allocation
+    /// and one send on the caller's thread (a synchronous tool call and its
+    /// `tool_result`, recorded once it has returned). Both are queued or
+    /// neither is; each is still validated on its own by the worker, and
+    /// both count in the metrics.
+    pub fn record_pair(&self, first: (Event, RecordOptions), then: (Event, RecordOptions)) -> bool {
+        let pair = [
+            Queued {
+                event: first.0,
+                opts: first.1,
+            },
+            Queued {
+                event: then.0,
+                opts: then.1,
+            },
+        ];
+        self.send(Slot::Pair(Box::new(pair)))
+    }
+
+    /// Records a synchronous tool call that has ended: its `tool_call` and
+    /// its `tool_result` (or `error`), made from `call` by the worker, in
+    /// one queue slot. The caller's thread only moves what it was given.
+    /// Both are queued or neither is.
+    pub fn record_call(&self, call: EndedCall) -> bool {
+        self.send(Slot::Call(Box::new(call)))
+    }
+
+    fn send(&self, slot: Slot) -> bool {
+        let n = slot.len();
         if self.closed.load(Relaxed) {
-            Metrics::add(&self.metrics.dropped, 1);
+            Metrics::add(&self.metrics.dropped, n);
             return false;
         }
-        let mut ev = Box::new(Queued { event, opts });
+        let mut slot = slot;
         let mut deadline: Option<Instant> = None;
         let mut spins = 0u32;
         loop {
-            match self.tx.try_send(ev) {
+            match self.tx.try_send(slot) {
                 Ok(()) => {
-                    Metrics::add(&self.metrics.recorded, 1);
+                    Metrics::add(&self.metrics.recorded, n);
                     return true;
                 }
                 Err(mpsc::error::TrySendError::Full(back)) => {
@@ -248,7 +280,7 @@ impl Client {
                         let now = Instant::now();
                         let d = *deadline.get_or_insert(now + t);
                         if now < d {
-                            ev = back;
+                            slot = back;
                             spins += 1;
                             if spins < 64 {
                                 std::thread::yield_now();
@@ -258,8 +290,8 @@ impl Client {
                             continue;
                         }
                     }
-                    Metrics::add(&self.metrics.dropped, 1);
-                    Metrics::add(&self.metrics.dropped_queue_full, 1);
+                    Metrics::add(&self.metrics.dropped, n);
+                    Metrics::add(&self.metrics.dropped_queue_full, n);
                     if !self.warned_full.swap(true, Relaxed) {
                         tracing::warn!(target: "sealtrail::worker", "event queue full; dropping new events (counted in metrics.dropped; total reported at shutdown)");
                         self.metrics
@@ -268,7 +300,7 @@ impl Client {
                     return false;
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    Metrics::add(&self.metrics.dropped, 1);
+                    Metrics::add(&self.metrics.dropped, n);
                     return false;
                 }
             }
@@ -277,8 +309,12 @@ impl Client {
 
     /// Counters now.
     pub fn metrics(&self) -> MetricsSnapshot {
+        // Taken before recorded, so the depth errs high, never low. (The
+        // caller counts an event just after sending it: a reader can see it
+        // taken but not yet recorded, hence the saturation.)
+        let taken = self.metrics.taken.load(Relaxed);
         let mut s = self.metrics.snapshot();
-        s.queue_depth = (self.tx.max_capacity() - self.tx.capacity()) as u64;
+        s.queue_depth = s.recorded.saturating_sub(taken);
         s
     }
 

@@ -19,7 +19,7 @@ use tokio::time::sleep_until;
 use super::config::{ClientConfig, OverflowPolicy};
 use super::ledger::LedgerWriter;
 use super::metrics::Metrics;
-use super::record::Queued;
+use super::record::{Queued, Slot};
 use super::redaction::redactor_for;
 use super::spool::{Append, Spool};
 use super::transport::{Outcome, Transport};
@@ -128,7 +128,7 @@ struct Waiter {
 enum Wake {
     Ctrl(Option<Ctrl>),
     Sent(Outcome),
-    Event(Option<Box<Queued>>),
+    Event(Option<Slot>),
     Linger,
     Backoff,
     Deadline,
@@ -138,7 +138,7 @@ pub(crate) struct Worker {
     cfg: ClientConfig,
     metrics: Arc<Metrics>,
     redactor: Arc<dyn EventRedactor>,
-    rx: mpsc::Receiver<Box<Queued>>,
+    rx: mpsc::Receiver<Slot>,
     ctrl: mpsc::UnboundedReceiver<Ctrl>,
     sink: Sink,
     body: BodyBuilder,
@@ -167,7 +167,7 @@ impl Worker {
         cfg: ClientConfig,
         metrics: Arc<Metrics>,
         redactor: Arc<dyn EventRedactor>,
-        rx: mpsc::Receiver<Box<Queued>>,
+        rx: mpsc::Receiver<Slot>,
         ctrl: mpsc::UnboundedReceiver<Ctrl>,
         sink: Sink,
     ) -> Self {
@@ -256,13 +256,13 @@ impl Worker {
                     self.begin_close(d, None);
                 }
                 Wake::Sent(outcome) => self.on_outcome(outcome),
-                Wake::Event(Some(ev)) => {
-                    self.process(ev);
+                Wake::Event(Some(slot)) => {
+                    self.take(slot);
                     // Take what else is queued without going back through
                     // select!, up to one batch.
                     for _ in 1..self.cfg.batch_size {
                         match self.rx.try_recv() {
-                            Ok(ev) => self.process(ev),
+                            Ok(slot) => self.take(slot),
                             Err(_) => break,
                         }
                     }
@@ -299,13 +299,31 @@ impl Worker {
     }
 
     fn drain_queue(&mut self) {
-        while let Ok(ev) = self.rx.try_recv() {
-            self.process(ev);
+        while let Ok(slot) = self.rx.try_recv() {
+            self.take(slot);
+        }
+    }
+
+    /// The events of one queue slot, in order.
+    fn take(&mut self, slot: Slot) {
+        Metrics::add(&self.metrics.taken, slot.len());
+        match slot {
+            Slot::One(mut q) => self.process(&mut q),
+            Slot::Pair(mut pair) => {
+                for q in pair.iter_mut() {
+                    self.process(q);
+                }
+            }
+            Slot::Call(call) => {
+                for mut q in call.into_events() {
+                    self.process(&mut q);
+                }
+            }
         }
     }
 
     /// Redact, validate, canonicalise, hash, append to the open batch.
-    fn process(&mut self, mut q: Box<Queued>) {
+    fn process(&mut self, q: &mut Queued) {
         let limits = self.cfg.limits;
         let raw_messages = match q.resolve(&limits, self.cfg.prompt_storage) {
             Ok(m) => m,
