@@ -126,8 +126,8 @@ note "as superuser with session_replication_role = replica (triggers off):"
 psql_su <<SQL
 SET session_replication_role = replica; -- switches off the append-only trigger for this session
 UPDATE audit_events
-   SET inputs = CASE WHEN inputs ? 'amount' THEN jsonb_set(inputs, '{amount}', '"4250.00"')
-                     ELSE jsonb_build_object('tampered', true) END
+   SET inputs = (CASE WHEN inputs::jsonb ? 'amount' THEN jsonb_set(inputs::jsonb, '{amount}', '"4250.00"')
+                      ELSE jsonb_build_object('tampered', true) END)::json
  WHERE org_id = '$ORG_ID' AND agent_id = '$T_AGENT' AND seq = $T_SEQ;
 SQL
 note "after:  agent $T_AGENT seq $T_SEQ inputs $(psql_su -c "SELECT inputs::text FROM audit_events WHERE org_id = '$ORG_ID' AND agent_id = '$T_AGENT' AND seq = $T_SEQ")"

@@ -3,14 +3,14 @@
 # PostgreSQL cluster under target/ for the server tests and removes it after.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh rust       one part: rust | vectors | python | node | e2e | redact-bench
+#   scripts/test.sh rust       one part: rust | vectors | python | node | e2e | demo | redact-bench
 #
 # Environment: SEALTRAIL_TEST_FULL=1 runs the full-size fault suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node e2e redact-bench)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node e2e demo redact-bench)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -81,6 +81,13 @@ if want e2e; then
   python3 tests/e2e/bad_input.py
   step "End to end: fault suite$([ "${SEALTRAIL_TEST_FULL:-}" = 1 ] && echo ' (full sizes)' || echo ' (quick; SEALTRAIL_TEST_FULL=1 for full sizes)')"
   python3 tests/e2e/fault_suite.py
+fi
+
+if want demo; then
+  # The README's first command, as a user runs it (its own throwaway cluster):
+  # it fails unless verification passes and then names the tampered row.
+  step "The demo (scripts/demo.sh)"
+  env -u DATABASE_URL bash scripts/demo.sh
 fi
 
 if want redact-bench; then
