@@ -10,6 +10,9 @@
 --     sends it back as it is: ingest and verification both spend less.
 -- Rows stored before keep jsonb's text form here (not canonical); they
 -- verify through the slow path. Nothing queries inside these columns.
+-- Runs in one transaction and rewrites every partition under an ACCESS
+-- EXCLUSIVE lock (reads wait too): schedule it with the upgrade on a large
+-- database.
 ALTER TABLE audit_events DROP COLUMN has_pii;
 ALTER TABLE audit_events
     ALTER COLUMN inputs  TYPE json USING inputs::json,
