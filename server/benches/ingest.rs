@@ -95,21 +95,7 @@ async fn main() {
 
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     // Every pool connection open now, so their backends can be watched.
-    let mut held = Vec::new();
-    for _ in 0..16 {
-        held.push(pool.acquire().await.unwrap());
-    }
-    drop(held);
-    let pg_pids: Vec<u32> = sqlx::query_scalar::<_, i32>(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-            OR backend_type IN ('walwriter', 'checkpointer', 'background writer')",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|p| p as u32)
-    .collect();
+    let pg_pids = postgres_pids(&pool, 16, true).await;
     let me = std::process::id();
     let (pg_cpu0, my_cpu0) = (cpu_seconds_of(&pg_pids), cpu_seconds(me).unwrap_or(0.0));
 

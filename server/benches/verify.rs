@@ -25,20 +25,7 @@ async fn main() {
         .await
         .unwrap();
     let org = db::keys::org_by_name(&pool, &org_name).await.unwrap();
-    let mut held = Vec::new();
-    for _ in 0..8 {
-        held.push(pool.acquire().await.unwrap());
-    }
-    drop(held);
-    let pg_pids: Vec<u32> = sqlx::query_scalar::<_, i32>(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|p| p as u32)
-    .collect();
+    let pg_pids = postgres_pids(&pool, 8, false).await;
     let me = std::process::id();
     println!("| run | events | seconds | events/s | CPU µs/event: verifier | PostgreSQL |");
     println!("| --- | --- | --- | --- | --- | --- |");

@@ -174,3 +174,25 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 pub fn cpu_seconds_of(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|p| cpu_seconds(*p)).sum()
 }
+
+/// Opens `conns` connections of `pool` (so each has its backend) and
+/// returns the pids of this database's backends, and with `aux` those of
+/// the WAL writer, checkpointer and background writer, to watch their CPU.
+pub async fn postgres_pids(pool: &sqlx::PgPool, conns: usize, aux: bool) -> Vec<u32> {
+    let mut held = Vec::new();
+    for _ in 0..conns {
+        held.push(pool.acquire().await.unwrap());
+    }
+    drop(held);
+    sqlx::query_scalar::<_, i32>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+            OR ($1 AND backend_type IN ('walwriter', 'checkpointer', 'background writer'))",
+    )
+    .bind(aux)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|p| p as u32)
+    .collect()
+}

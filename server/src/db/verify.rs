@@ -12,7 +12,7 @@ use sealtrail_core::hash::{sha256, Hash};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use sealtrail_core::event::{Payload, RawPayloads};
+use sealtrail_core::event::RawPayloads;
 
 use super::events::{hash_col, raw_payload, row_to_event, row_to_stored, ChainHead, PAYLOAD_COLS};
 
@@ -53,28 +53,14 @@ pub async fn verify_chain(
         .fetch(pool);
     // Rows are read here while the previous chunk is decoded and hashed on
     // a blocking thread: reading and hashing overlap.
-    let mut pending: Option<tokio::task::JoinHandle<Result<Vec<Checked>, sqlx::Error>>> = None;
+    let mut pending: Option<ChunkTask> = None;
     let mut n = 0u64;
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            match rows.next().await {
-                Some(row) => chunk.push(row?),
-                None => break,
-            }
-        }
+        let chunk = read_chunk(&mut rows).await?;
         let last = chunk.is_empty();
-        let next = (!last).then(|| {
-            tokio::task::spawn_blocking(move || {
-                let decoded = chunk.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-                Ok(hash_chunk(decoded))
-            })
-        });
+        let next = (!last).then(|| check_chunk(chunk));
         if let Some(p) = pending.take() {
-            let checked = p
-                .await
-                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))??;
-            for (rec, bad_detail) in checked {
+            for (_, rec, bad_detail) in joined(p).await? {
                 if let Err(first) = v.push(&rec) {
                     return Ok(Err(explain(
                         pool, org_id, head, &mut v, &rec, first, bad_detail,
@@ -166,24 +152,41 @@ fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, s
                 return Ok(None);
             }
         }
-        match which {
-            Payload::Attrs => raw.attrs = text,
-            Payload::Inputs => raw.inputs = text,
-            Payload::Outputs => raw.outputs = text,
-            Payload::Pii => raw.pii = text,
-            Payload::Tokens => raw.tokens = text,
-        }
+        raw.set(which, text);
     }
     let mut buf = Vec::with_capacity(2048);
     event.write_canonical_raw(&raw, &mut buf);
     Ok(Some(sha256(&buf)))
 }
 
-fn hash_chunk(chunk: Vec<Decoded>) -> Vec<Checked> {
-    hash_chunk_of(chunk)
-        .into_iter()
-        .map(|(_, r, b)| (r, b))
-        .collect()
+/// Decoding and hashing one chunk of rows, on a blocking thread.
+type ChunkTask = tokio::task::JoinHandle<Result<Vec<CheckedOf>, sqlx::Error>>;
+
+/// The next rows of `rows`, at most [`CHUNK`]; empty at the end.
+async fn read_chunk(
+    rows: &mut (impl futures_util::Stream<Item = Result<sqlx::postgres::PgRow, sqlx::Error>> + Unpin),
+) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    while chunk.len() < CHUNK {
+        match rows.next().await {
+            Some(row) => chunk.push(row?),
+            None => break,
+        }
+    }
+    Ok(chunk)
+}
+
+/// Decodes and hashes `chunk` on a blocking thread.
+fn check_chunk(chunk: Vec<sqlx::postgres::PgRow>) -> ChunkTask {
+    tokio::task::spawn_blocking(move || {
+        let decoded = chunk.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        Ok(hash_chunk_of(decoded))
+    })
+}
+
+async fn joined(task: ChunkTask) -> Result<Vec<CheckedOf>, sqlx::Error> {
+    task.await
+        .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))?
 }
 
 fn hash_chunk_of(chunk: Vec<Decoded>) -> Vec<CheckedOf> {
@@ -350,30 +353,17 @@ pub async fn verify_org(
     let mut rows = sqlx::query(ORG_SQL).bind(org_id).fetch(pool);
     // Rows are decoded and hashed on blocking threads, two chunks at a time,
     // while the next chunk is read; chunks are applied in order.
-    let mut pending: std::collections::VecDeque<
-        tokio::task::JoinHandle<Result<Vec<CheckedOf>, sqlx::Error>>,
-    > = std::collections::VecDeque::new();
+    let mut pending: std::collections::VecDeque<ChunkTask> = std::collections::VecDeque::new();
     let mut n = 0u64;
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            match rows.next().await {
-                Some(row) => chunk.push(row?),
-                None => break,
-            }
-        }
+        let chunk = read_chunk(&mut rows).await?;
         let last = chunk.is_empty();
         if !last {
-            pending.push_back(tokio::task::spawn_blocking(move || {
-                let decoded = chunk.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-                Ok(hash_chunk_of(decoded))
-            }));
+            pending.push_back(check_chunk(chunk));
         }
         while pending.len() > 2 || (last && !pending.is_empty()) {
             let Some(p) = pending.pop_front() else { break };
-            let checked = p
-                .await
-                .map_err(|e| sqlx::Error::Protocol(format!("verify worker failed: {e}")))??;
+            let checked = joined(p).await?;
             for (agent, rec, bad) in checked {
                 n += 1;
                 let Some(w) = walks.get_mut(&agent) else {
