@@ -1,7 +1,8 @@
 //! Ingest load: N concurrent HTTP clients send batches of 500 events of
 //! about 1 KiB to a server (in this process, over TCP, against the machine's
 //! PostgreSQL with fsync on), then the same rows are COPYed raw into the same
-//! schema for comparison, with three full-text designs.
+//! schema for comparison (binary COPY, one stream), with three full-text
+//! designs, and as a ceiling in 4 connections committing every 500 rows.
 //!
 //! cargo bench -p sealtrail-server --bench ingest
 //! (BENCH_CLIENTS, BENCH_BATCHES per client, BENCH_DATABASE_URL,
@@ -136,29 +137,28 @@ async fn main() {
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let ingest_rate = total as f64 / secs;
 
-    // The same rows, raw (text COPY, one stream), with the stored search words.
+    // The same rows, raw: PostgreSQL's binary COPY (the format ingest
+    // writes), with the stored search words.
     let cols = format!("org_id, {}, search", db::events::SELECT_COLS);
     let mut src = sqlx::PgConnection::connect_with(&opts).await.unwrap();
     let mut data = Vec::new();
     {
         use futures_util::StreamExt;
         let mut s = src
-            .copy_out_raw(&format!("COPY (SELECT {cols} FROM audit_events) TO STDOUT"))
+            .copy_out_raw(&format!(
+                "COPY (SELECT {cols} FROM audit_events ORDER BY received_at, agent_id, seq) \
+                 TO STDOUT (FORMAT binary)"
+            ))
             .await
             .unwrap();
         while let Some(chunk) = s.next().await {
             data.extend_from_slice(&chunk.unwrap());
         }
     }
+    let tuples = copy_tuples(&data);
     // Without the last column (search), for designs that compute it in the database.
-    let data_no_search: Vec<u8> = data
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .flat_map(|l| {
-            let cut = l.iter().rposition(|b| *b == b'\t').unwrap_or(l.len());
-            l[..cut].iter().copied().chain(std::iter::once(b'\n'))
-        })
-        .collect();
+    let no_search: Vec<Vec<u8>> = tuples.iter().map(|t| without_last_field(t)).collect();
+    let with_search: Vec<Vec<u8>> = tuples.iter().map(|t| t.to_vec()).collect();
     let cols_no_search = format!("org_id, {}", db::events::SELECT_COLS);
     let generated = |expr: &str| {
         format!(
@@ -168,14 +168,11 @@ async fn main() {
                  WITH (fastupdate = on, gin_pending_list_limit = 16384);"
         )
     };
+    let no_gin = "DROP INDEX audit_events_search;".to_string();
     let mut rows = Vec::new();
-    for (label, setup, with_search) in [
-        ("raw COPY, words from the server + GIN (kept)", String::new(), true),
-        (
-            "raw COPY, no full-text index",
-            "DROP INDEX audit_events_search;".to_string(),
-            true,
-        ),
+    for (label, setup, with_words, streams) in [
+        ("raw COPY, words from the server + GIN (kept)", String::new(), true, 1),
+        ("raw COPY, no full-text index", no_gin.clone(), true, 1),
         (
             "raw COPY, to_tsvector of a 1.5 KB summary + GIN (before)",
             generated(
@@ -186,6 +183,7 @@ async fn main() {
                    || ' ' || left(coalesce(outputs::text, ''), 512))",
             ),
             false,
+            1,
         ),
         (
             "raw COPY, to_tsvector of the whole payload + GIN",
@@ -194,6 +192,19 @@ async fn main() {
                    || ' ' || coalesce(outputs::text,'') || ' ' || coalesce(attrs::text,''))",
             ),
             false,
+            1,
+        ),
+        (
+            "ceiling: raw COPY in 4 connections, a commit per 500 rows, words + GIN (kept)",
+            String::new(),
+            true,
+            4,
+        ),
+        (
+            "ceiling: raw COPY in 4 connections, a commit per 500 rows, no full-text index",
+            no_gin,
+            true,
+            4,
         ),
     ] {
         let copts: PgConnectOptions = fresh_db("sealtrail_bench_copy").await;
@@ -201,18 +212,48 @@ async fn main() {
         if !setup.is_empty() {
             sqlx::raw_sql(sqlx::AssertSqlSafe(setup)).execute(&mut c).await.unwrap();
         }
-        let (cols, data) = if with_search {
-            (&cols, &data)
+        let (cols, tuples) = if with_words {
+            (cols.clone(), &with_search)
         } else {
-            (&cols_no_search, &data_no_search)
+            (cols_no_search.clone(), &no_search)
         };
-        let t = Instant::now();
-        let mut cp = c.copy_in_raw(&format!("COPY audit_events ({cols}) FROM STDIN")).await.unwrap();
-        for chunk in data.chunks(1 << 20) {
-            cp.send(chunk).await.unwrap();
-        }
-        let n = cp.finish().await.unwrap();
-        rows.push((label, n as f64 / t.elapsed().as_secs_f64()));
+        let sql = format!("COPY audit_events ({cols}) FROM STDIN (FORMAT binary)");
+        let rate = if streams == 1 {
+            let t = Instant::now();
+            let n = copy_binary(&mut c, &sql, tuples.iter()).await;
+            n as f64 / t.elapsed().as_secs_f64()
+        } else {
+            // Batch k goes to connection k % streams, as ingest's clients interleave.
+            let batches: Vec<&[Vec<u8>]> = tuples.chunks(BATCH).collect();
+            let mut conns = Vec::new();
+            for _ in 0..streams {
+                conns.push(sqlx::PgConnection::connect_with(&copts).await.unwrap());
+            }
+            let t = Instant::now();
+            let mut tasks = Vec::new();
+            for (k, mut conn) in conns.into_iter().enumerate() {
+                let mine: Vec<Vec<Vec<u8>>> = batches
+                    .iter()
+                    .skip(k)
+                    .step_by(streams)
+                    .map(|b| b.to_vec())
+                    .collect();
+                let sql = sql.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut n = 0;
+                    for b in &mine {
+                        n += copy_binary(&mut conn, &sql, b.iter()).await;
+                    }
+                    n
+                }));
+            }
+            let mut n = 0;
+            for t in tasks {
+                n += t.await.unwrap();
+            }
+            n as f64 / t.elapsed().as_secs_f64()
+        };
+        rows.push((label, rate));
     }
     let fsync: String = sqlx::query_scalar("SHOW fsync")
         .fetch_one(&mut src)
@@ -248,4 +289,63 @@ async fn main() {
         "| ingest / raw COPY (same schema) | {:.2} |",
         ingest_rate / rows[0].1
     );
+    println!(
+        "| ingest / ceiling (same schema, same commits) | {:.2} |",
+        ingest_rate / rows[4].1
+    );
+}
+
+/// The tuples of a binary COPY stream (each with its field count), without
+/// the header and trailer.
+fn copy_tuples(data: &[u8]) -> Vec<&[u8]> {
+    let ext = i32::from_be_bytes(data[15..19].try_into().unwrap()) as usize;
+    let mut at = 19 + ext;
+    let mut out = Vec::new();
+    loop {
+        let start = at;
+        let fields = i16::from_be_bytes(data[at..at + 2].try_into().unwrap());
+        at += 2;
+        if fields < 0 {
+            return out;
+        }
+        for _ in 0..fields {
+            let len = i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+            at += 4 + len.max(0) as usize;
+        }
+        out.push(&data[start..at]);
+    }
+}
+
+/// A tuple without its last field.
+fn without_last_field(t: &[u8]) -> Vec<u8> {
+    let fields = i16::from_be_bytes(t[..2].try_into().unwrap());
+    let mut at = 2;
+    let mut last = at;
+    for _ in 0..fields {
+        last = at;
+        let len = i32::from_be_bytes(t[at..at + 4].try_into().unwrap());
+        at += 4 + len.max(0) as usize;
+    }
+    let mut out = (fields - 1).to_be_bytes().to_vec();
+    out.extend_from_slice(&t[2..last]);
+    out
+}
+
+/// Sends `tuples` as one binary COPY (one transaction); returns the rows stored.
+async fn copy_binary<'a>(
+    c: &mut sqlx::PgConnection,
+    sql: &str,
+    tuples: impl Iterator<Item = &'a Vec<u8>>,
+) -> u64 {
+    let mut buf = b"PGCOPY\n\xff\r\n\0".to_vec();
+    buf.extend_from_slice(&[0; 8]);
+    for t in tuples {
+        buf.extend_from_slice(t);
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    let mut cp = c.copy_in_raw(sql).await.unwrap();
+    for chunk in buf.chunks(1 << 20) {
+        cp.send(chunk).await.unwrap();
+    }
+    cp.finish().await.unwrap()
 }
