@@ -972,20 +972,17 @@ pub fn parse_json_limited(bytes: &[u8], limits: &Limits) -> Result<Value> {
 
 /// Maximum nesting depth of JSON text, without parsing it (strings skipped).
 pub fn json_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
-    for &b in bytes {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if b == b'\\' {
-                esc = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => match string_end(bytes, i) {
+                Some(end) => {
+                    i = end;
+                    continue;
+                }
+                // Unterminated: the parser refuses it.
+                None => return max,
+            },
             b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
@@ -993,8 +990,23 @@ pub fn json_depth(bytes: &[u8]) -> usize {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     max
+}
+
+/// `b[i]` is the `"` opening a JSON string: the index just past its closing
+/// quote, or `None` when it is not closed. Jumps between quotes and
+/// backslashes with `memchr`, as most of an event's bytes are inside strings.
+pub fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[k] == b'"' {
+            return Some(k + 1);
+        }
+        j = k + 2;
+    }
 }
 
 #[cfg(test)]
@@ -1270,5 +1282,19 @@ mod tests {
         let a = EventId::generate();
         let b = EventId::generate();
         assert!(a < b);
+    }
+
+    #[test]
+    fn depth_and_string_ends_skip_string_contents() {
+        assert_eq!(json_depth(br#"{"a":[1,{"b":"]]}}[[{{"}]}"#), 3);
+        assert_eq!(json_depth(br#"["\"", "\\", "[", {"x\"[":["{"]}]"#), 3);
+        assert_eq!(json_depth(br#"{"a":"unterminated [[[["#), 1);
+        assert_eq!(json_depth(br#"{"a":"ends in a backslash \"#), 1);
+        assert_eq!(json_depth(b"[[[]]]"), 3);
+        assert_eq!(string_end(br#""abc" x"#, 0), Some(5));
+        assert_eq!(string_end(br#"x "a\"b" y"#, 2), Some(8));
+        assert_eq!(string_end(br#""a\\" y"#, 0), Some(5));
+        assert_eq!(string_end(br#""a\"#, 0), None);
+        assert_eq!(string_end(br#""abc"#, 0), None);
     }
 }

@@ -3,6 +3,8 @@
 //! invalid UTF-8, too deep) is refused on its own with its index while the
 //! others are still stored.
 
+use sealtrail_core::event::string_end;
+
 /// The byte ranges of the elements of the `events` array, or why the body
 /// is not a batch at all.
 pub fn split_batch(b: &[u8]) -> Result<Vec<&[u8]>, String> {
@@ -58,19 +60,6 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// `b[i]` is `"`; returns the index just past the closing quote.
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return Some(j + 1),
-            _ => j += 1,
-        }
-    }
-    None
 }
 
 fn split_array(b: &[u8], mut i: usize) -> Result<(Vec<&[u8]>, usize), String> {
