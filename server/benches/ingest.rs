@@ -100,6 +100,7 @@ async fn main() {
     let me = std::process::id();
     let (pg_cpu0, my_cpu0) = (cpu_seconds_of(&pg_pids), cpu_seconds(me).unwrap_or(0.0));
 
+    let host0 = host_ticks();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for mine in bodies {
@@ -132,6 +133,7 @@ async fn main() {
         lat.extend(t.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
+    let steal = steal_percent(host0, host_ticks());
     let pg_us = (cpu_seconds_of(&pg_pids) - pg_cpu0) * 1e6 / total as f64;
     let my_us = (cpu_seconds(me).unwrap_or(0.0) - my_cpu0) * 1e6 / total as f64;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -273,6 +275,7 @@ async fn main() {
         search.max_words
     );
     println!("| wall time | {secs:.2} s |");
+    println!("| CPU time stolen by the hypervisor during the run | {steal:.1}% |");
     println!("| ingest events/s (HTTP, validated, chained) | {ingest_rate:.0} |");
     println!("| CPU per event, server process (HTTP, validation, hashing, words, COPY; and the load client) | {my_us:.1} µs |");
     println!("| CPU per event, PostgreSQL (the pool's backends, WAL writer, checkpointer, bgwriter) | {pg_us:.1} µs |");

@@ -189,6 +189,7 @@ async fn main() {
     writeln!(table, "\n## Query ({} events, {n_agents} agents, 90 days; first page = 100 events; {runs} runs each)\n", have.max(n_events as i64)).unwrap();
     writeln!(table, "| query | p50 ms | p95 ms | rows |").unwrap();
     writeln!(table, "| --- | --- | --- | --- |").unwrap();
+    let host0 = host_ticks();
     for (label, mut gen) in cases {
         let mut lat = Vec::new();
         let mut rows = 0;
@@ -223,10 +224,17 @@ async fn main() {
         )
         .unwrap();
     }
+    writeln!(
+        table,
+        "\nCPU time stolen by the hypervisor during the queries: {:.1}%",
+        steal_percent(host0, host_ticks())
+    )
+    .unwrap();
     print!("{table}");
 
     // Verify every chain from the database, both ways.
     let heads = db::events::chains(&pool, org, None).await.unwrap();
+    let host0 = host_ticks();
     let t = Instant::now();
     let mut total = 0;
     let mut results = std::pin::pin!(db::verify::verify_many(&pool, org, &heads));
@@ -258,6 +266,10 @@ async fn main() {
             n as f64 / secs
         );
     }
+    println!(
+        "\nCPU time stolen by the hypervisor during verification: {:.1}%",
+        steal_percent(host0, host_ticks())
+    );
 }
 
 #[allow(clippy::needless_range_loop)] // `a` names the agent as well as indexing

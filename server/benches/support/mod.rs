@@ -170,6 +170,33 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The machine's CPU time so far, from the first line of /proc/stat, as
+/// (all ticks, ticks stolen by the hypervisor); zeros where there is none.
+pub fn host_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (f.iter().sum(), f.get(7).copied().unwrap_or(0))
+}
+
+/// The share of the machine's CPU time the hypervisor kept for other guests
+/// between two `host_ticks` readings, in percent: on a shared host the
+/// figures of a run with much steal are low for that reason.
+pub fn steal_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let all = after.0.saturating_sub(before.0);
+    if all == 0 {
+        return 0.0;
+    }
+    100.0 * after.1.saturating_sub(before.1) as f64 / all as f64
+}
+
 /// Summed CPU seconds of `pids` (those still running).
 pub fn cpu_seconds_of(pids: &[u32]) -> f64 {
     pids.iter().filter_map(|p| cpu_seconds(*p)).sum()
