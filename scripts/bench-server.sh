@@ -9,6 +9,7 @@
 #   BENCH_REUSE=1                  keep an already loaded query database
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo bench -p sealtrail-server --bench validate # the server's CPU per event before the database
 cargo bench -p sealtrail-server --bench ingest
 cargo bench -p sealtrail-server --bench verify   # on the database the ingest run leaves
 cargo bench -p sealtrail-server --bench query
