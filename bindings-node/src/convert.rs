@@ -101,28 +101,10 @@ pub unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
         &mut units,
     ))
     .ok()?;
-    let mut cap = units + 5;
-    let mut buf: Vec<u8> = Vec::with_capacity(cap);
-    let mut written = 0usize;
-    ok(sys::napi_get_value_string_utf8(
-        env,
-        v,
-        buf.as_mut_ptr().cast(),
-        cap,
-        &mut written,
-    ))
-    .ok()?;
-    if written > units {
-        ok(sys::napi_get_value_string_utf8(
-            env,
-            v,
-            ptr::null_mut(),
-            0,
-            &mut cap,
-        ))
-        .ok()?;
-        cap += 1;
-        buf = Vec::with_capacity(cap);
+    // Writes `v` as UTF-8 into a new buffer of `cap` bytes (room for the NUL).
+    let read = |cap: usize| -> Option<(Vec<u8>, usize)> {
+        let mut buf: Vec<u8> = Vec::with_capacity(cap);
+        let mut written = 0usize;
         ok(sys::napi_get_value_string_utf8(
             env,
             v,
@@ -131,6 +113,21 @@ pub unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
             &mut written,
         ))
         .ok()?;
+        Some((buf, written))
+    };
+    let (mut buf, mut written) = read(units + 5)?;
+    if written > units {
+        // Not all ASCII and perhaps cut short: measure, then read again.
+        let mut bytes = 0usize;
+        ok(sys::napi_get_value_string_utf8(
+            env,
+            v,
+            ptr::null_mut(),
+            0,
+            &mut bytes,
+        ))
+        .ok()?;
+        (buf, written) = read(bytes + 1)?;
     }
     buf.set_len(written);
     // napi writes UTF-8 (lone surrogates become U+FFFD).
