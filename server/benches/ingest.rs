@@ -12,6 +12,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use sealtrail_core::wire::IngestBatch;
 use sealtrail_core::{Limits, Timestamp};
 use sealtrail_server::auth::Role;
+use sealtrail_server::db::copy::CopyBinary;
 use sealtrail_server::{db, AppState};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
@@ -158,10 +160,12 @@ async fn main() {
             data.extend_from_slice(&chunk.unwrap());
         }
     }
-    let tuples = copy_tuples(&data);
+    // Owned once and shared by every run (the 4-connection runs send
+    // batches of them from their own tasks).
+    let with_search: Arc<Vec<Vec<u8>>> = Arc::new(copy_rows(&data).map(<[u8]>::to_vec).collect());
     // Without the last column (search), for designs that compute it in the database.
-    let no_search: Vec<Vec<u8>> = tuples.iter().map(|t| without_last_field(t)).collect();
-    let with_search: Vec<Vec<u8>> = tuples.iter().map(|t| t.to_vec()).collect();
+    let no_search: Arc<Vec<Vec<u8>>> =
+        Arc::new(with_search.iter().map(|r| without_last_field(r)).collect());
     let cols_no_search = format!("org_id, {}", db::events::SELECT_COLS);
     let generated = |expr: &str| {
         format!(
@@ -216,18 +220,17 @@ async fn main() {
             sqlx::raw_sql(sqlx::AssertSqlSafe(setup)).execute(&mut c).await.unwrap();
         }
         let (cols, tuples) = if with_words {
-            (cols.clone(), &with_search)
+            (cols.clone(), with_search.clone())
         } else {
-            (cols_no_search.clone(), &no_search)
+            (cols_no_search.clone(), no_search.clone())
         };
         let sql = format!("COPY audit_events ({cols}) FROM STDIN (FORMAT binary)");
         let rate = if streams == 1 {
             let t = Instant::now();
-            let n = copy_binary(&mut c, &sql, tuples.iter()).await;
+            let n = copy_binary(&mut c, &sql, &tuples).await;
             n as f64 / t.elapsed().as_secs_f64()
         } else {
             // Batch k goes to connection k % streams, as ingest's clients interleave.
-            let batches: Vec<&[Vec<u8>]> = tuples.chunks(BATCH).collect();
             let mut conns = Vec::new();
             for _ in 0..streams {
                 conns.push(sqlx::PgConnection::connect_with(&copts).await.unwrap());
@@ -235,17 +238,11 @@ async fn main() {
             let t = Instant::now();
             let mut tasks = Vec::new();
             for (k, mut conn) in conns.into_iter().enumerate() {
-                let mine: Vec<Vec<Vec<u8>>> = batches
-                    .iter()
-                    .skip(k)
-                    .step_by(streams)
-                    .map(|b| b.to_vec())
-                    .collect();
-                let sql = sql.clone();
+                let (sql, tuples) = (sql.clone(), tuples.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut n = 0;
-                    for b in &mine {
-                        n += copy_binary(&mut conn, &sql, b.iter()).await;
+                    for b in tuples.chunks(BATCH).skip(k).step_by(streams) {
+                        n += copy_binary(&mut conn, &sql, b).await;
                     }
                     n
                 }));
@@ -299,54 +296,50 @@ async fn main() {
     );
 }
 
-/// The tuples of a binary COPY stream (each with its field count), without
+/// The rows of a binary COPY stream (each with its field count), without
 /// the header and trailer.
-fn copy_tuples(data: &[u8]) -> Vec<&[u8]> {
+fn copy_rows(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     let ext = i32::from_be_bytes(data[15..19].try_into().unwrap()) as usize;
     let mut at = 19 + ext;
-    let mut out = Vec::new();
-    loop {
-        let start = at;
-        let fields = i16::from_be_bytes(data[at..at + 2].try_into().unwrap());
-        at += 2;
-        if fields < 0 {
-            return out;
-        }
-        for _ in 0..fields {
-            let len = i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
-            at += 4 + len.max(0) as usize;
-        }
-        out.push(&data[start..at]);
-    }
+    std::iter::from_fn(move || {
+        let (len, _) = walk_row(&data[at..])?;
+        at += len;
+        Some(&data[at - len..at])
+    })
 }
 
-/// A tuple without its last field.
-fn without_last_field(t: &[u8]) -> Vec<u8> {
-    let fields = i16::from_be_bytes(t[..2].try_into().unwrap());
-    let mut at = 2;
-    let mut last = at;
+/// The length of the binary row `b` starts with and where its last field
+/// starts; `None` at the trailer.
+fn walk_row(b: &[u8]) -> Option<(usize, usize)> {
+    let fields = i16::from_be_bytes(b[..2].try_into().unwrap());
+    if fields < 0 {
+        return None;
+    }
+    let (mut at, mut last) = (2, 2);
     for _ in 0..fields {
         last = at;
-        let len = i32::from_be_bytes(t[at..at + 4].try_into().unwrap());
+        let len = i32::from_be_bytes(b[at..at + 4].try_into().unwrap());
         at += 4 + len.max(0) as usize;
     }
+    Some((at, last))
+}
+
+/// A row without its last field.
+fn without_last_field(row: &[u8]) -> Vec<u8> {
+    let (_, last) = walk_row(row).unwrap();
+    let fields = i16::from_be_bytes(row[..2].try_into().unwrap());
     let mut out = (fields - 1).to_be_bytes().to_vec();
-    out.extend_from_slice(&t[2..last]);
+    out.extend_from_slice(&row[2..last]);
     out
 }
 
-/// Sends `tuples` as one binary COPY (one transaction); returns the rows stored.
-async fn copy_binary<'a>(
-    c: &mut sqlx::PgConnection,
-    sql: &str,
-    tuples: impl Iterator<Item = &'a Vec<u8>>,
-) -> u64 {
-    let mut buf = b"PGCOPY\n\xff\r\n\0".to_vec();
-    buf.extend_from_slice(&[0; 8]);
-    for t in tuples {
-        buf.extend_from_slice(t);
+/// Sends `rows` as one binary COPY (one transaction); returns the rows stored.
+async fn copy_binary(c: &mut sqlx::PgConnection, sql: &str, rows: &[Vec<u8>]) -> u64 {
+    let mut stream = CopyBinary::with_capacity(rows.iter().map(Vec::len).sum());
+    for r in rows {
+        stream.encoded_row(r);
     }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    let buf = stream.finish();
     let mut cp = c.copy_in_raw(sql).await.unwrap();
     for chunk in buf.chunks(1 << 20) {
         cp.send(chunk).await.unwrap();

@@ -91,6 +91,12 @@ impl CopyBinary {
         self.with_len(f);
     }
 
+    /// A row already in binary form (its field count, then its fields), as
+    /// `COPY ... TO STDOUT (FORMAT binary)` gives it.
+    pub fn encoded_row(&mut self, row: &[u8]) {
+        self.buf.extend_from_slice(row);
+    }
+
     /// The whole stream, with its trailer.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
