@@ -131,12 +131,21 @@ impl EventId {
     }
 
     /// A new id whose time part is `at` (an event recorded after the fact
-    /// with its start time), still after every id made before it.
+    /// with its start time): after every id made before it in the same
+    /// millisecond or an earlier one. An `at` earlier than the last id made
+    /// gets a fresh random id of its own millisecond: the generator would
+    /// keep the later time, and the server refuses an id whose time is far
+    /// from its event's `ts` (a tool call that ran for minutes).
     pub fn generate_at(at: std::time::SystemTime) -> Self {
+        let ms = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         if let Ok(mut guard) = ULID_GEN.lock() {
             let gen = guard.get_or_insert_with(ulid::Generator::new);
             if let Ok(id) = gen.generate_from_datetime(at) {
-                return EventId(id);
+                if u128::from(id.timestamp_ms()) == ms {
+                    return EventId(id);
+                }
             }
         }
         EventId(ulid::Ulid::from_datetime(at))
@@ -1282,6 +1291,20 @@ mod tests {
         let a = EventId::generate();
         let b = EventId::generate();
         assert!(a < b);
+    }
+
+    #[test]
+    fn an_id_made_after_the_fact_carries_its_own_time() {
+        let now = std::time::SystemTime::now();
+        let later = EventId::generate_at(now + std::time::Duration::from_secs(600));
+        let earlier = now - std::time::Duration::from_secs(3600);
+        let id = EventId::generate_at(earlier);
+        let want = earlier
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert_eq!(id.0.timestamp_ms(), want);
+        assert!(id < later);
     }
 
     #[test]

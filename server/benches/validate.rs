@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use sealtrail_core::wire::IngestBatch;
 use sealtrail_core::{Limits, Timestamp};
-use sealtrail_server::http::ingest::validate_batch;
+use sealtrail_server::config::TimeWindow;
+use sealtrail_server::http::ingest::{validate_batch, Window};
 use sealtrail_server::search::SearchConfig;
 use support::*;
 
@@ -50,8 +51,19 @@ fn main() {
         }
         best
     };
-    let all = best(&|| validate_batch(&body, &limits, &search).unwrap().0.len());
-    let without_words = best(&|| validate_batch(&body, &limits, &no_words).unwrap().0.len());
+    let window = Window::around_now(TimeWindow::default());
+    let all = best(&|| {
+        validate_batch(&body, &limits, &search, &window)
+            .unwrap()
+            .0
+            .len()
+    });
+    let without_words = best(&|| {
+        validate_batch(&body, &limits, &no_words, &window)
+            .unwrap()
+            .0
+            .len()
+    });
     let split_only = best(&|| split(&body));
 
     println!(

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod maintenance;
 pub mod metrics;
 pub mod search;
 pub mod state;

@@ -9,7 +9,9 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use sealtrail_core::Limits;
 use sealtrail_server::auth::Role;
-use sealtrail_server::config::{ServerConfig, DEFAULT_DB_ROLE};
+use sealtrail_server::config::{
+    parse_duration, DbTimeouts, ServerConfig, TimeWindow, DEFAULT_DB_ROLE, MAX_PAST_LIMIT,
+};
 use sealtrail_server::db;
 use sealtrail_server::http::export::{format_line, Format, CSV_HEADER};
 use sealtrail_server::http::verify::{chain_line, headless_line};
@@ -43,6 +45,12 @@ struct DbArgs {
     /// Pool size.
     #[arg(long, env = "SEALTRAIL_MAX_CONNECTIONS", default_value_t = 16)]
     max_connections: u32,
+    /// Longest a database statement may run (e.g. 30s, 2m).
+    #[arg(long, env = "SEALTRAIL_STATEMENT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    statement_timeout: Duration,
+    /// Longest a database statement may wait for a lock.
+    #[arg(long, env = "SEALTRAIL_LOCK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    lock_timeout: Duration,
 }
 
 impl DbArgs {
@@ -52,10 +60,22 @@ impl DbArgs {
             .context("no database: set SEALTRAIL_DATABASE_URL or pass --database-url postgres://…")
     }
 
+    fn timeouts(&self) -> DbTimeouts {
+        DbTimeouts {
+            statement: self.statement_timeout,
+            lock: self.lock_timeout,
+        }
+    }
+
     async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
-        db::connect(self.url()?, Some(&self.db_role), self.max_connections)
-            .await
-            .context("connecting to PostgreSQL")
+        db::connect_configured(
+            self.url()?.parse().context("SEALTRAIL_DATABASE_URL")?,
+            Some(&self.db_role),
+            self.max_connections,
+            self.timeouts(),
+        )
+        .await
+        .context("connecting to PostgreSQL")
     }
 }
 
@@ -83,6 +103,14 @@ enum Command {
         #[arg(long, env = "SEALTRAIL_SEARCH_WORDS", default_value_t = SearchConfig::default().max_words as u16,
               value_parser = clap::value_parser!(u16).range(0..=4096))]
         search_words: u16,
+        /// Oldest event time ingest takes, before the server's clock (e.g.
+        /// 30d); the partitions of this whole window are kept made.
+        #[arg(long, env = "SEALTRAIL_MAX_PAST", default_value = "30d", value_parser = parse_duration)]
+        max_past: Duration,
+        /// How far after the server's clock an event's time may be (clock
+        /// skew), and how far an event id's time may be from its ts.
+        #[arg(long, env = "SEALTRAIL_MAX_FUTURE", default_value = "5m", value_parser = parse_duration)]
+        max_future: Duration,
     },
     /// Apply pending migrations (run as the database owner).
     Migrate {
@@ -129,6 +157,19 @@ enum Command {
     Retention {
         #[command(subcommand)]
         command: RetentionCommand,
+    },
+    /// Make the monthly partitions of a range of dates. The server keeps
+    /// those of its ingest window made; older ones (to import old ledgers,
+    /// with the window widened by SEALTRAIL_MAX_PAST) are made here.
+    Partitions {
+        #[command(flatten)]
+        db: DbArgs,
+        /// First day (YYYY-MM-DD); its month is the first made.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD); its month is the last made.
+        #[arg(long)]
+        to: chrono::NaiveDate,
     },
     /// Ship a local ledger file to a server (verified first; importing twice
     /// stores nothing twice).
@@ -230,7 +271,15 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             max_event_bytes,
             max_depth,
             search_words,
+            max_past,
+            max_future,
         } => {
+            if max_past > MAX_PAST_LIMIT {
+                bail!("SEALTRAIL_MAX_PAST is at most 100 years");
+            }
+            if max_future > Duration::from_secs(7 * 86_400) {
+                bail!("SEALTRAIL_MAX_FUTURE is at most 7 days: it is for clock skew");
+            }
             let cfg = ServerConfig {
                 database_url: dba.url()?.to_string(),
                 listen,
@@ -244,6 +293,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 search: SearchConfig {
                     max_words: search_words.into(),
                 },
+                window: TimeWindow {
+                    max_past,
+                    max_future,
+                },
+                timeouts: dba.timeouts(),
             };
             serve(cfg, &dba).await?;
         }
@@ -294,6 +348,20 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             agent,
             ledger: None,
         } => verify(&dba, org, agent).await?,
+        Command::Partitions { db: dba, from, to } => {
+            if to < from {
+                bail!("--to {to} is before --from {from}");
+            }
+            let months = db::months_between(from, to).len();
+            if months > 1200 {
+                bail!("{months} months asked for; make at most 100 years at once");
+            }
+            let pool = dba.pool().await?;
+            let made = db::ensure_partitions(&pool, from, to).await?;
+            println!(
+                "{made} partition(s) made; {months} month(s) from {from} to {to} now have one"
+            );
+        }
         Command::Import {
             file,
             endpoint,
@@ -443,24 +511,20 @@ async fn serve(cfg: ServerConfig, dba: &DbArgs) -> anyhow::Result<()> {
             "migrations {pending:?} are not applied; run `sealtrail migrate` as the database owner"
         );
     }
-    db::ensure_partitions_ahead(&pool, 2).await?;
-    // Maintenance: keep partitions made ahead.
-    let mpool = pool.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            match db::ensure_partitions_ahead(&mpool, 2).await {
-                Ok(n) if n > 0 => {
-                    tracing::info!(target: "sealtrail::db", made = n, "partitions created ahead")
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(target: "sealtrail::db", error = %e, "partition maintenance failed")
-                }
-            }
+    let state = AppState::configured(pool, cfg.limits, cfg.search, cfg.window);
+    // The window's partitions before the first request (a few tries: a
+    // lock held elsewhere makes a try give up after 2 s), then kept made.
+    let mut tries = 0;
+    while let Err(e) = sealtrail_server::maintenance::run_once(&state).await {
+        tries += 1;
+        if tries >= 5 {
+            tracing::warn!(target: "sealtrail::maintenance", error = %e,
+                "could not make the window's partitions yet; serving, and retrying in the background");
+            break;
         }
-    });
-    let state = AppState::with_search(pool, cfg.limits, cfg.search);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tokio::spawn(sealtrail_server::maintenance::run(state.clone()));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;

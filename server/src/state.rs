@@ -1,6 +1,6 @@
 //! Shared state of the router: the pool, limits, metrics, and small caches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -8,6 +8,7 @@ use sealtrail_core::Limits;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::config::TimeWindow;
 use crate::metrics::Metrics;
 use crate::search::SearchConfig;
 
@@ -20,8 +21,11 @@ pub struct Inner {
     /// What of each event full-text search indexes.
     pub search: SearchConfig,
     pub metrics: Metrics,
-    /// Months (year * 12 + month - 1) whose partition is known to exist.
-    pub partitions: Mutex<HashSet<i32>>,
+    /// The times ingest takes, around each batch's arrival.
+    pub window: TimeWindow,
+    /// Wakes the maintenance task early (ingest met a month without its
+    /// partition).
+    pub maintenance: tokio::sync::Notify,
     /// When each key's `last_used_at` was last written, to write it at most
     /// once a minute rather than on every request.
     pub key_touched: Mutex<HashMap<Uuid, Instant>>,
@@ -32,12 +36,21 @@ impl AppState {
         Self::with_search(db, limits, SearchConfig::default())
     }
     pub fn with_search(db: PgPool, limits: Limits, search: SearchConfig) -> Self {
+        Self::configured(db, limits, search, TimeWindow::default())
+    }
+    pub fn configured(
+        db: PgPool,
+        limits: Limits,
+        search: SearchConfig,
+        window: TimeWindow,
+    ) -> Self {
         AppState(Arc::new(Inner {
             db,
             limits,
             search,
             metrics: Metrics::default(),
-            partitions: Mutex::new(HashSet::new()),
+            window,
+            maintenance: tokio::sync::Notify::new(),
             key_touched: Mutex::new(HashMap::new()),
         }))
     }

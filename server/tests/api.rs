@@ -491,13 +491,12 @@ async fn keys_holds_retention_and_ops_endpoints() {
 #[tokio::test]
 async fn retention_drops_old_partitions_but_not_held_ones() {
     let t = TestDb::new().await;
-    let app = t.app();
+    // The operator widened the window and made the old months' partitions.
+    let app = t.app_with_window(wide_window());
+    t.partitions(1_500_000_000_000_000, 1_502_000_000_000_000)
+        .await;
     let key = t.key("acme", Role::Ingest).await;
-    let old = |i: usize, micros: i64| {
-        let mut e = event("agent-r", i);
-        e.ts = sealtrail_core::Timestamp::from_micros(micros).unwrap();
-        e
-    };
+    let old = |i: usize, micros: i64| at(event("agent-r", i), micros);
     // Two old months (2017-07, 2017-08), then now.
     let r = ingest(
         &app,

@@ -239,23 +239,113 @@ async fn limits_and_bodies() {
     assert_eq!(r.json()["receipts"][0]["seq"], 4);
 }
 
+/// The partition flood: an ingest key sends events in hundreds of distinct
+/// months. None is stored, no partition is made, and another organisation
+/// goes on as before.
 #[tokio::test]
-async fn events_in_any_month_are_stored_in_their_partition() {
+async fn an_ingest_key_cannot_create_partitions() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let a = t.key("attacker", Role::Ingest).await;
+    let b_ingest = t.key("victim", Role::Ingest).await;
+    let b_ops = t.key("victim", Role::Ops).await;
+    let before = t.partition_count().await;
+    // One event in each of 300 months from 1970 to 9999, ids agreeing.
+    let month_us: i64 = 31 * 86_400 * 1_000_000;
+    let flood: Vec<_> = (0..300)
+        .map(|i| at(event("agent", i), i as i64 * 27 * month_us))
+        .collect();
+    let r = ingest(&app, &a, flood).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let errors = r.json()["errors"].as_array().unwrap().clone();
+    // Every event but the few that fall in the window (none here: the
+    // window is 30 days back) is refused, saying the window.
+    assert_eq!(errors.len(), 300);
+    for e in &errors {
+        assert_eq!(e["error"], "out_of_window", "{e}");
+        let d = e["detail"].as_str().unwrap();
+        assert!(
+            d.contains("SEALTRAIL_MAX_PAST") && d.contains("SEALTRAIL_MAX_FUTURE"),
+            "{d}"
+        );
+    }
+    let far = at(event("agent", 1), 253_402_300_799_000_000); // 9999-12-31
+    let r = ingest(&app, &a, vec![far]).await;
+    assert_eq!(r.json()["errors"][0]["error"], "out_of_window");
+    assert_eq!(
+        t.partition_count().await,
+        before,
+        "a request made a partition"
+    );
+    // Nothing of the attacker's was stored or chained.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM event_ids")
+        .fetch_one(&t.su)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    // The other organisation ingests and reads as before.
+    let r = ingest(&app, &b_ingest, vec![event("b", 0), event("b", 1)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = get(&app, "/v1/events?limit=10", &b_ops).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["events"].as_array().unwrap().len(), 2);
+    let r = get(&app, "/v1/events?q=pad", &b_ops).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
+async fn an_id_whose_time_is_far_from_ts_is_refused() {
     let t = TestDb::new().await;
     let app = t.app();
     let key = t.key("acme", Role::Ingest).await;
-    let mut old = event("a", 0);
-    old.ts = sealtrail_core::Timestamp::from_micros(1_500_000_000_000_000).unwrap(); // 2017-07
-    let mut future = event("a", 1);
-    future.ts = sealtrail_core::Timestamp::from_micros(4_000_000_000_000_000).unwrap(); // 2096
-    let mut e = event("a", 2);
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let mut e = event("a", 0);
+    e.id = sealtrail_core::event::EventId::generate_at(hour_ago);
+    let ok = at(
+        event("a", 1),
+        sealtrail_core::Timestamp::now().as_micros() - 60_000_000,
+    );
+    let r = ingest(&app, &key, vec![e, ok]).await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.text());
+    let err = &r.json()["errors"][0];
+    assert_eq!(err["index"], 0);
+    assert_eq!(err["error"], "invalid_event");
+    assert!(
+        err["detail"].as_str().unwrap().contains("the time in id"),
+        "{err}"
+    );
+    assert_eq!(r.json()["receipts"].as_array().unwrap().len(), 1);
+}
+
+/// With a window widened by the operator, old events land in the
+/// partitions the owner made; an event of a month that has none is not
+/// stored, and the batch is answered 503 (retry) rather than refused.
+#[tokio::test]
+async fn old_events_need_their_partition_made_ahead() {
+    let t = TestDb::new().await;
+    let app = t.app_with_window(wide_window());
+    let key = t.key("acme", Role::Ingest).await;
+    let july_2017 = 1_500_000_000_000_000;
+    let r = ingest(&app, &key, vec![at(event("a", 0), july_2017)]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.headers["retry-after"], "5");
+    assert_eq!(r.json()["error"], "unavailable");
+    assert!(r.text().contains("partition"), "{}", r.text());
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM event_ids")
+        .fetch_one(&t.su)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    t.partitions(july_2017, july_2017).await;
+    let mut e = event("a", 1);
     e.kind = EventType::Error;
     e.error = Some(sealtrail_core::event::ErrorInfo {
         kind: "Timeout".into(),
         message: "upstream timed out".into(),
         stack: None,
     });
-    let r = ingest(&app, &key, vec![old, future, e]).await;
+    let r = ingest(&app, &key, vec![at(event("a", 0), july_2017), e]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let parts: Vec<String> =
         sqlx::query_scalar("SELECT tableoid::regclass::text FROM audit_events ORDER BY ts")
@@ -263,12 +353,146 @@ async fn events_in_any_month_are_stored_in_their_partition() {
             .await
             .unwrap();
     assert_eq!(parts[0], "audit_events_y2017m07");
-    assert_eq!(parts[2], "audit_events_y2096m10");
-    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events_default")
-        .fetch_one(&t.su)
+    assert_eq!(parts.len(), 2);
+    // The partition made ahead has the same indexes and guards as any.
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'audit_events_y2017m07'",
+    )
+    .fetch_one(&t.su)
+    .await
+    .unwrap();
+    let parent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_partitioned_table p JOIN pg_index i ON i.indrelid = p.partrelid
+         WHERE p.partrelid = 'audit_events'::regclass",
+    )
+    .fetch_one(&t.su)
+    .await
+    .unwrap();
+    assert_eq!(indexes, parent);
+    let e = sqlx::raw_sql("TRUNCATE audit_events_y2017m07")
+        .execute(&t.su)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+}
+
+/// The convoy: a reader that stalls inside a transaction on audit_events
+/// (an export whose client stopped reading) while the maintenance task makes
+/// a new month's partition. Making it takes no lock that waits for the
+/// reader, and ingest and other organisations' reads go on.
+#[tokio::test]
+async fn a_stalled_reader_does_not_stop_partitions_or_anyone_else() {
+    use sqlx::Connection;
+    let t = TestDb::new().await;
+    let app = t.app();
+    let a = t.key("a", Role::Ingest).await;
+    let b_ingest = t.key("b", Role::Ingest).await;
+    let b_ops = t.key("b", Role::Ops).await;
+    ingest(&app, &b_ingest, vec![event("b", 0)]).await;
+
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let mut reader = sqlx::PgConnection::connect_with(&opts.database(&t.name))
         .await
         .unwrap();
-    assert_eq!(in_default, 0);
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM audit_events")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+
+    let bounded = std::time::Duration::from_secs(30);
+    let in_six_months = chrono::Utc::now().date_naive() + chrono::Months::new(6);
+    let made = tokio::time::timeout(
+        bounded,
+        sealtrail_server::db::ensure_partition(&t.pool, in_six_months),
+    )
+    .await
+    .expect("making a partition waited behind a reader")
+    .unwrap();
+    assert!(made);
+    let r = tokio::time::timeout(bounded, ingest(&app, &a, vec![event("a", 0)]))
+        .await
+        .expect("ingest waited behind the reader");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = tokio::time::timeout(bounded, get(&app, "/v1/events", &b_ops))
+        .await
+        .expect("a read waited behind the reader");
+    assert_eq!(r.status, StatusCode::OK);
+
+    // A lock that does conflict (another schema change holding audit_events)
+    // makes the maintenance task give up after its lock timeout (it retries
+    // later) instead of queueing everyone behind it.
+    sqlx::raw_sql("COMMIT; BEGIN; LOCK TABLE audit_events IN SHARE UPDATE EXCLUSIVE MODE")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let in_seven_months = chrono::Utc::now().date_naive() + chrono::Months::new(7);
+    let err = tokio::time::timeout(
+        bounded,
+        sealtrail_server::db::ensure_partition(&t.pool, in_seven_months),
+    )
+    .await
+    .expect("making a partition waited past its lock timeout")
+    .unwrap_err();
+    assert!(err.to_string().contains("lock timeout"), "{err}");
+    let r = tokio::time::timeout(bounded, ingest(&app, &a, vec![event("a", 1)]))
+        .await
+        .expect("ingest waited behind the lock");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+}
+
+/// /readyz says degraded while statements wait on a lock, and ready again
+/// after.
+#[tokio::test]
+async fn readyz_reports_lock_waits() {
+    use sqlx::Connection;
+    let t = TestDb::new().await;
+    let app = t.app();
+    let r = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let opts = opts.database(&t.name);
+    let mut holder = sqlx::PgConnection::connect_with(&opts).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE legal_holds IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut waiter = sqlx::PgConnection::connect_with(&opts).await.unwrap();
+    let wait = tokio::spawn(async move {
+        sqlx::raw_sql("SELECT count(*) FROM legal_holds")
+            .execute(&mut waiter)
+            .await
+            .map(|_| ())
+    });
+    // readyz counts waits older than a second.
+    let mut seen = None;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let r = call(&app, Method::GET, "/readyz", None, None).await;
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            seen = Some(r.json());
+            break;
+        }
+    }
+    let body = seen.expect("/readyz stayed ready while a statement waited on a lock");
+    assert_eq!(body["status"], "degraded");
+    assert!(
+        body["detail"].as_str().unwrap().contains("wait on a lock"),
+        "{body}"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    wait.await.unwrap().unwrap();
+    let r = call(&app, Method::GET, "/readyz", None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
 #[tokio::test]
@@ -277,6 +501,9 @@ async fn the_server_role_cannot_change_or_remove_events() {
     let app = t.app();
     let key = t.key("acme", Role::Ingest).await;
     ingest(&app, &key, vec![event("a", 0), event("a", 1)]).await;
+    let this_month = chrono::Utc::now()
+        .format("DROP TABLE audit_events_y%Ym%m")
+        .to_string();
     for sql in [
         "UPDATE audit_events SET name = 'x'",
         "DELETE FROM audit_events",
@@ -284,9 +511,9 @@ async fn the_server_role_cannot_change_or_remove_events() {
         "DELETE FROM event_ids",
         "UPDATE chain_heads SET base_seq = 2",
         "DELETE FROM chain_heads",
-        "DROP TABLE audit_events_default",
+        this_month.as_str(),
     ] {
-        let e = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        let e = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(&t.pool)
             .await
             .unwrap_err();

@@ -7,7 +7,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use sealtrail_core::{EventType, Timestamp};
+use sealtrail_core::EventType;
 use sealtrail_server::auth::Role;
 use sealtrail_server::db;
 use serde_json::json;
@@ -55,7 +55,9 @@ async fn all_pages(app: &axum::Router, key: &str, path: &str, limit: usize) -> V
 #[tokio::test]
 async fn pages_match_the_model_across_partitions_and_search_strategies() {
     let t = TestDb::new().await;
-    let app = t.app();
+    let base: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+    let app = t.app_with_window(wide_window());
+    t.partitions(base, base + 121 * 86_400 * 1_000_000).await;
     let ingest_key = t.key("acme", Role::Ingest).await;
     let ops = t.key("acme", Role::Ops).await;
 
@@ -66,13 +68,14 @@ async fn pages_match_the_model_across_partitions_and_search_strategies() {
     // more than the GIN probe's cap (1,000): the time-index walk; "rare" in
     // 14 events: the GIN read.
     let n = 1300usize;
-    let base: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
     let step: i64 = 120 * 86_400 * 1_000_000 / (n as i64 / 3);
     let mut model = Vec::new();
     let mut events = Vec::new();
     for i in 0..n {
-        let mut e = event(&format!("agent-{}", i % 3), i);
-        e.ts = Timestamp::from_micros(base + (i as i64 / 3) * step).unwrap();
+        let mut e = at(
+            event(&format!("agent-{}", i % 3), i),
+            base + (i as i64 / 3) * step,
+        );
         e.kind = if i % 4 == 0 {
             EventType::ModelCall
         } else {

@@ -253,6 +253,26 @@ def main() -> int:
         t.check("replayed event: original receipt", st, b, 200, None,
                 extra_ok=bool(rc) and rc[0].get("duplicate") is True and rc[0].get("seq") == 1)
 
+        # --- time: nothing a request carries may make a partition
+        parts = lambda: t.c.psql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_events'::regclass")
+        before = parts()
+        def at(ts: str, ms: int) -> dict:
+            n = (ms << 80) | secrets.randbits(80)
+            return event(id="".join(h.CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26))), ts=ts)
+        flood = [sealed(at(f"{1971 + i // 12:04d}-{1 + i % 12:02d}-15T00:00:00.000000Z",
+                           int(datetime.datetime(1971 + i // 12, 1 + i % 12, 15,
+                                                 tzinfo=datetime.timezone.utc).timestamp() * 1000)))
+                 for i in range(0, 12 * 40, 7)]
+        st, b = t.post(batch(*flood))
+        t.check(f"partition flood: {len(flood)} events in distinct months", st, b, 422, "out_of_window",
+                extra_ok=parts() == before)
+        st, b = t.post(batch(sealed(at("9999-12-31T23:59:59.000000Z", 253402300799000))))
+        t.check("ts in 9999", st, b, 422, "out_of_window", extra_ok=parts() == before)
+        skewed = event()
+        skewed["id"] = at(now(), int(time.time() * 1000) - 3_600_000)["id"]
+        st, b = t.post(batch(sealed(skewed)))
+        t.check("id's time an hour before ts", st, b, 422, "invalid_event")
+
         # --- keys and orgs
         st, b = t.post(batch(sealed(event())), key="st_not_a_key")
         t.check("unknown key", st, b, 401, "unauthorized")

@@ -107,7 +107,9 @@ pub fn text(rng: &mut Rng, len: usize) -> String {
 
 /// A tool call of `agent` at `ts` with about `size` bytes of canonical JSON.
 pub fn make_event(rng: &mut Rng, agent: &str, ts: Timestamp, size: usize) -> Event {
-    let mut e = Event::new(EventType::ToolCall, agent);
+    // The id's time agrees with ts, as ingest requires.
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(ts.as_micros() as u64);
+    let mut e = Event::new_at(EventType::ToolCall, agent, at);
     e.ts = ts;
     e.kind = match rng.below(20) {
         0 => EventType::Error,

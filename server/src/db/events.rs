@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use sealtrail_core::chain::link_hash;
 use sealtrail_core::event::{Decision, DecisionOutcome, ErrorInfo, Payload, PayloadSpans, Tokens};
 use sealtrail_core::hash::Hash;
@@ -719,20 +718,41 @@ pub async fn export_to(
     f: &Filter,
     tx: tokio::sync::mpsc::Sender<Result<StoredEvent, BadRow>>,
 ) -> Result<u64, sqlx::Error> {
-    let mut qb = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
-    push_filters(&mut qb, org_id, f);
-    qb.push(" ORDER BY ts, id");
-    let mut rows = qb.build().fetch(pool);
+    // In pages of EXPORT_PAGE rows after the last (ts, id): each statement
+    // is short (under the statement timeout however large the export), and
+    // no pooled connection is held while a slow reader drains the channel.
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
     let mut n = 0;
-    while let Some(row) = rows.next().await {
-        let item = row_to_stored(&row?)?;
-        if tx.send(item).await.is_err() {
-            break;
+    loop {
+        let mut qb = QueryBuilder::new(format!("SELECT {SELECT_COLS} FROM audit_events"));
+        push_filters(&mut qb, org_id, f);
+        if let Some((ts, id)) = after {
+            qb.push(" AND ts >= ")
+                .push_bind(ts)
+                .push(" AND (ts, id) > (")
+                .push_bind(ts)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
         }
-        n += 1;
+        qb.push(" ORDER BY ts, id LIMIT ").push_bind(EXPORT_PAGE);
+        let rows = qb.build().fetch_all(pool).await?;
+        let full = rows.len() as i64 == EXPORT_PAGE;
+        for row in &rows {
+            after = Some((row.try_get("ts")?, row.try_get("id")?));
+            if tx.send(row_to_stored(row)?).await.is_err() {
+                return Ok(n);
+            }
+            n += 1;
+        }
+        if !full {
+            return Ok(n);
+        }
     }
-    Ok(n)
 }
+
+/// Rows an export reads per statement.
+const EXPORT_PAGE: i64 = 2_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainHead {

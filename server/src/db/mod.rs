@@ -13,6 +13,8 @@ use chrono::{Datelike, NaiveDate};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Row};
 
+use crate::config::{DbTimeouts, TimeWindow};
+
 /// Embedded migrations, applied in order; the checksum of an applied one
 /// must not change.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -36,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "json_payloads",
         include_str!("../../migrations/0004_json_payloads.sql"),
     ),
+    (
+        5,
+        "partitions_ahead",
+        include_str!("../../migrations/0005_partitions_ahead.sql"),
+    ),
 ];
 
 /// Advisory lock key held while migrating, so two replicas never race.
@@ -53,6 +60,19 @@ pub async fn connect_with(
     role: Option<&str>,
     max: u32,
 ) -> Result<PgPool, sqlx::Error> {
+    connect_configured(opts, role, max, DbTimeouts::default()).await
+}
+
+/// [`connect_with`] whose connections run under `timeouts`: every
+/// statement the server sends is bounded, and so is every lock wait, so no
+/// request (or a stalled client behind it) holds a lock or a connection
+/// for long.
+pub async fn connect_configured(
+    opts: PgConnectOptions,
+    role: Option<&str>,
+    max: u32,
+    timeouts: DbTimeouts,
+) -> Result<PgPool, sqlx::Error> {
     let role = match role {
         Some(r) if !r.is_empty() => {
             if !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -64,17 +84,29 @@ pub async fn connect_with(
         }
         _ => None,
     };
+    // Milliseconds, formatted from integers: nothing here comes from a request.
+    let settings = format!(
+        "SET statement_timeout = {}; SET lock_timeout = {}; \
+         SET idle_in_transaction_session_timeout = {}",
+        timeouts.statement.as_millis().max(1),
+        timeouts.lock.as_millis().max(1),
+        timeouts.statement.as_millis().max(1) * 2,
+    );
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _| {
             let set_role = role.clone();
+            let settings = settings.clone();
             Box::pin(async move {
                 if let Some(sql) = set_role {
                     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                         .execute(&mut *conn)
                         .await?;
                 }
+                sqlx::raw_sql(sqlx::AssertSqlSafe(settings))
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             })
         })
@@ -171,7 +203,9 @@ pub fn month_key(d: NaiveDate) -> i32 {
     d.year() * 12 + d.month0() as i32
 }
 
-/// Makes sure the partition of the month holding `day` exists.
+/// Makes sure the partition of the month holding `day` exists (made as a
+/// table, then attached: no lock that stops reads or writes, and a bounded
+/// wait for the locks it takes; see migration 0005). True when made now.
 pub async fn ensure_partition(pool: &PgPool, day: NaiveDate) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT sealtrail_ensure_partition($1)")
         .bind(day)
@@ -179,18 +213,75 @@ pub async fn ensure_partition(pool: &PgPool, day: NaiveDate) -> Result<bool, sql
         .await
 }
 
-/// Creates partitions for this month and the next `ahead` months.
-pub async fn ensure_partitions_ahead(pool: &PgPool, ahead: u32) -> Result<u32, sqlx::Error> {
-    let today = chrono::Utc::now().date_naive();
+/// The months (see [`month_key`]) that have a partition.
+pub async fn partition_months(pool: &PgPool) -> Result<Vec<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT * FROM sealtrail_partition_months()")
+        .fetch_all(pool)
+        .await
+}
+
+/// Statements waiting more than a second for a lock in this database.
+pub async fn lock_waits(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND waitstart < now() - interval '1 second'
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// The first day of each month from `from`'s through `to`'s.
+pub fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut d = from.with_day(1).unwrap_or(from);
+    while d <= to {
+        out.push(d);
+        match d.checked_add_months(chrono::Months::new(1)) {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    out
+}
+
+/// Makes the partitions of every month from `from` through `to` that are
+/// missing. Returns how many were made.
+pub async fn ensure_partitions(
+    pool: &PgPool,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<u32, sqlx::Error> {
+    let have = partition_months(pool).await?;
     let mut made = 0;
-    for k in 0..=ahead {
-        if let Some(d) = today.checked_add_months(chrono::Months::new(k)) {
-            if ensure_partition(pool, d).await? {
-                made += 1;
-            }
+    for d in months_between(from, to) {
+        if !have.contains(&month_key(d)) && ensure_partition(pool, d).await? {
+            made += 1;
         }
     }
     Ok(made)
+}
+
+/// The maintenance task's work: the partitions of the whole ingest window,
+/// and of `ahead` months after this one.
+pub async fn ensure_partitions_ahead(
+    pool: &PgPool,
+    window: &TimeWindow,
+    ahead: u32,
+) -> Result<u32, sqlx::Error> {
+    let now = chrono::Utc::now();
+    let past = chrono::Duration::from_std(window.max_past).unwrap_or(chrono::Duration::MAX);
+    let from = now
+        .checked_sub_signed(past)
+        .map_or(
+            NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(),
+            |t| t.date_naive(),
+        )
+        .max(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+    let today = now.date_naive();
+    let to = today
+        .checked_add_months(chrono::Months::new(ahead))
+        .unwrap_or(today);
+    ensure_partitions(pool, from, to).await
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

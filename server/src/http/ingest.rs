@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::NaiveDate;
 use sealtrail_core::event::{parse_json_limited, PayloadSpans};
 use sealtrail_core::hash::{sha256, Hash};
 use sealtrail_core::wire::{EventError, IngestResponse, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
@@ -17,6 +16,7 @@ use sealtrail_core::{ErrorKind, Event, Limits};
 use serde_json::Value;
 
 use crate::auth::{Auth, Perm};
+use crate::config::TimeWindow;
 use crate::db;
 use crate::db::events::{NewEvent, Outcome};
 use crate::error::ApiError;
@@ -36,17 +36,29 @@ pub async fn ingest(
     let started = Instant::now();
     let bytes = read_body(body, MAX_BATCH_BYTES).await?;
     let (limits, search) = (state.0.limits, state.0.search);
+    let window = Window::around_now(state.0.window);
     let (valid, mut errors) =
-        tokio::task::spawn_blocking(move || validate_batch(&bytes, &limits, &search))
+        tokio::task::spawn_blocking(move || validate_batch(&bytes, &limits, &search, &window))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     Metrics::add(&state.metrics().batches, 1);
 
-    ensure_partitions(&state, &valid).await?;
+    // Partitions are made ahead by the maintenance task, never here: a
+    // month without one (the task is behind) answers 503 and the client
+    // retries.
     let outcomes = if valid.is_empty() {
         vec![]
     } else {
-        db::events::ingest(state.db(), auth.org_id, auth.key_id, &valid).await?
+        match db::events::ingest(state.db(), auth.org_id, auth.key_id, &valid).await {
+            Ok(o) => o,
+            Err(e) => {
+                let e = ApiError::from(e);
+                if e.is_missing_partition() {
+                    state.0.maintenance.notify_one();
+                }
+                return Err(e);
+            }
+        }
     };
     let mut receipts = Vec::with_capacity(outcomes.len());
     let (mut stored, mut dups) = (0, 0);
@@ -121,12 +133,81 @@ fn event_error(
     }
 }
 
+/// The window of times a batch's events must fall in, fixed when the batch
+/// arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub config: TimeWindow,
+    /// The server's clock when the batch arrived, µs since the epoch.
+    pub now_us: i64,
+}
+
+impl Window {
+    pub fn around_now(config: TimeWindow) -> Self {
+        Window {
+            config,
+            now_us: sealtrail_core::Timestamp::now().as_micros(),
+        }
+    }
+
+    /// Why `event`'s times are refused, if they are.
+    fn refuse(&self, event: &Event) -> Option<(&'static str, String)> {
+        let (lo, hi) = self.config.bounds_micros(self.now_us);
+        let ts = event.ts.as_micros();
+        if ts < lo || ts > hi {
+            let at = |us: i64| {
+                sealtrail_core::Timestamp::from_micros(us.max(0))
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            };
+            return Some((
+                "out_of_window",
+                format!(
+                    "ts {} is outside the times this server takes, {} ({} before its clock, \
+                     SEALTRAIL_MAX_PAST) to {} ({} after, SEALTRAIL_MAX_FUTURE); an agent's \
+                     clock may be wrong, or its events waited too long to be sent. The client \
+                     keeps refused events in its spool's rejected/ folder: ship them with \
+                     `sealtrail import` once the operator has widened the window",
+                    event.ts,
+                    at(lo),
+                    humantime::format_duration(self.config.max_past),
+                    at(hi),
+                    humantime::format_duration(self.config.max_future),
+                ),
+            ));
+        }
+        let id_ms = event.id.0.timestamp_ms() as i64;
+        let skew = self.config.skew_millis().min(i64::MAX as u64) as i64;
+        if (id_ms - ts.div_euclid(1000)).abs() > skew {
+            return Some((
+                ErrorKind::InvalidEvent.as_str(),
+                format!(
+                    "the time in id {} ({}) is more than {} away from ts {}; make the id \
+                     when the event happens (a ULID's first 48 bits are its time in ms)",
+                    event.id,
+                    at_ms(id_ms),
+                    humantime::format_duration(self.config.max_future),
+                    event.ts,
+                ),
+            ));
+        }
+        None
+    }
+}
+
+fn at_ms(ms: i64) -> String {
+    sealtrail_core::Timestamp::from_micros(ms.saturating_mul(1000))
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{ms} ms since 1970"))
+}
+
 /// Splits and validates a batch body: the valid events, and one error per
 /// refused event.
 pub fn validate_batch(
     bytes: &[u8],
     limits: &Limits,
     search: &SearchConfig,
+    window: &Window,
 ) -> Result<(Vec<NewEvent>, Vec<EventError>), ApiError> {
     let items = super::split::split_batch(bytes).map_err(ApiError::BadRequest)?;
     if items.len() > MAX_BATCH_EVENTS {
@@ -142,7 +223,7 @@ pub fn validate_batch(
     let mut valid = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, raw) in items.into_iter().enumerate() {
-        match validate_one(raw, limits, &wrapper_limits) {
+        match validate_one(raw, limits, &wrapper_limits, window) {
             Ok((event, content_hash, canonical, spans)) => valid.push(NewEvent {
                 index,
                 words: event_words(&event, search),
@@ -168,7 +249,12 @@ type Refusal = (Option<String>, &'static str, String);
 /// members are in them (stored as they are).
 type Valid = (Event, Hash, Vec<u8>, PayloadSpans);
 
-fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<Valid, Refusal> {
+fn validate_one(
+    raw: &[u8],
+    limits: &Limits,
+    wrapper: &Limits,
+    window: &Window,
+) -> Result<Valid, Refusal> {
     // The wrapper limits leave room for `{"event": …}`; errors quote the
     // limits the caller configured.
     let value = parse_json_limited(raw, wrapper).map_err(|e| {
@@ -253,6 +339,11 @@ fn validate_one(raw: &[u8], limits: &Limits, wrapper: &Limits) -> Result<Valid, 
             ),
         ));
     }
+    // Last: the event is well formed, but its time is not one this server
+    // stores (nothing a request carries may make a partition).
+    if let Some((kind, msg)) = window.refuse(&event) {
+        return Err((id, kind, msg));
+    }
     Ok((event, hash, canonical, spans))
 }
 
@@ -271,32 +362,6 @@ fn contains_nul(c: &[u8]) -> bool {
         i = at + 1;
     }
     false
-}
-
-/// Creates the month partitions a batch needs, once per month and process.
-async fn ensure_partitions(state: &AppState, events: &[NewEvent]) -> Result<(), ApiError> {
-    let mut need: Vec<NaiveDate> = Vec::new();
-    {
-        let known = state
-            .0
-            .partitions
-            .lock()
-            .map_err(|_| ApiError::Internal("partition cache poisoned".into()))?;
-        for e in events {
-            let d = e.event.ts.to_chrono().date_naive();
-            let k = db::month_key(d);
-            if !known.contains(&k) && !need.iter().any(|n| db::month_key(*n) == k) {
-                need.push(d);
-            }
-        }
-    }
-    for d in need {
-        db::ensure_partition(state.db(), d).await?;
-        if let Ok(mut known) = state.0.partitions.lock() {
-            known.insert(db::month_key(d));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

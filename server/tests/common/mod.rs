@@ -9,9 +9,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use sealtrail_core::event::EventId;
 use sealtrail_core::wire::IngestBatch;
-use sealtrail_core::{Event, EventType, Limits, SealedEvent};
+use sealtrail_core::{Event, EventType, Limits, SealedEvent, Timestamp};
 use sealtrail_server::auth::Role;
+use sealtrail_server::config::TimeWindow;
 use sealtrail_server::{db, AppState};
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
@@ -80,6 +82,37 @@ impl TestDb {
 
     pub fn app_with_limits(&self, limits: Limits) -> Router {
         sealtrail_server::app(AppState::new(self.pool.clone(), limits))
+    }
+
+    /// A router whose ingest takes times in `window` (the operator widened
+    /// it); make the partitions its events need with [`TestDb::partitions`].
+    pub fn app_with_window(&self, window: TimeWindow) -> Router {
+        sealtrail_server::app(AppState::configured(
+            self.pool.clone(),
+            Limits::default(),
+            Default::default(),
+            window,
+        ))
+    }
+
+    /// Makes the partitions of every month from `from_micros`' through
+    /// `to_micros`' (as the owner; the server's maintenance task does this
+    /// for its window).
+    pub async fn partitions(&self, from_micros: i64, to_micros: i64) {
+        let day = |us: i64| Timestamp::from_micros(us).unwrap().to_chrono().date_naive();
+        db::ensure_partitions(&self.su, day(from_micros), day(to_micros))
+            .await
+            .expect("make partitions");
+    }
+
+    /// The partitions of audit_events.
+    pub async fn partition_count(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_events'::regclass",
+        )
+        .fetch_one(&self.su)
+        .await
+        .unwrap()
     }
 
     /// A key of `role` in organisation `org` (created if missing).
@@ -193,6 +226,23 @@ pub async fn call(
 
 pub async fn get(app: &Router, path: &str, key: &str) -> Resp {
     call(app, Method::GET, path, Some(key), None).await
+}
+
+/// A window wide enough for any test's times (what an operator sets with
+/// SEALTRAIL_MAX_PAST to import old ledgers).
+pub fn wide_window() -> TimeWindow {
+    TimeWindow {
+        max_past: std::time::Duration::from_secs(60 * 366 * 86_400),
+        max_future: std::time::Duration::from_secs(300),
+    }
+}
+
+/// `e` as if it happened at `micros`: its ts and its id's time agree.
+pub fn at(mut e: Event, micros: i64) -> Event {
+    e.ts = Timestamp::from_micros(micros).unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_micros(micros as u64);
+    e.id = EventId::generate_at(when);
+    e
 }
 
 /// A tool call event of `agent`, about 1 KiB with `pad`.
