@@ -358,9 +358,12 @@ proptest! {
     #[test]
     fn proofs_read_few_hashes(size in 1u64..(1u64 << 40), sel in any::<u64>()) {
         let n = sel % size;
-        prop_assert!(record_proof_indexes(size, n).unwrap().len() <= 64);
-        prop_assert!(tree_proof_indexes(size, 1 + n).unwrap().len() <= 2 * 41);
-        prop_assert!(tree_hash_indexes(size).unwrap().len() <= 41);
+        // O(log n): at most one complete subtree per level on the path, plus
+        // one incomplete side whose frontier has up to log2 n + 1 entries.
+        let lg = 64 - size.leading_zeros() as usize;
+        prop_assert!(record_proof_indexes(size, n).unwrap().len() <= 2 * lg);
+        prop_assert!(tree_proof_indexes(size, 1 + n).unwrap().len() <= 3 * lg);
+        prop_assert!(tree_hash_indexes(size).unwrap().len() <= lg);
     }
 
     #[test]
