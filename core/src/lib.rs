@@ -16,6 +16,7 @@ pub use event::{Event, EventId, EventType, Limits, SealedEvent, Timestamp};
 pub use hash::Hash;
 
 pub mod redact;
+pub mod tlog;
 
 /// The crate version, shared by every binding.
 pub fn version() -> &'static str {
