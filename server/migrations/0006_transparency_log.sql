@@ -79,20 +79,29 @@ CREATE TRIGGER log_checkpoints_no_truncate BEFORE TRUNCATE ON log_checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION sealtrail_refuse_change();
 
 -- The tree and the chain positions only grow.
-CREATE FUNCTION sealtrail_log_forward() RETURNS trigger
+CREATE FUNCTION sealtrail_log_tree_forward() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'UPDATE' THEN
-        RAISE EXCEPTION 'sealtrail: % on % refused', TG_OP, TG_TABLE_NAME
+        RAISE EXCEPTION 'sealtrail: % on log_trees refused', TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'log_trees' AND (NEW.org_id <> OLD.org_id OR NEW.size < OLD.size
-            OR (NEW.size = OLD.size AND NEW.root <> OLD.root)) THEN
+    IF NEW.org_id <> OLD.org_id OR NEW.size < OLD.size
+       OR (NEW.size = OLD.size AND NEW.root <> OLD.root) THEN
         RAISE EXCEPTION 'sealtrail: a log tree only grows'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'log_chain_pos' AND (NEW.org_id <> OLD.org_id
-            OR NEW.agent_id <> OLD.agent_id OR NEW.seq < OLD.seq) THEN
+    RETURN NEW;
+END
+$$;
+CREATE FUNCTION sealtrail_log_pos_forward() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' THEN
+        RAISE EXCEPTION 'sealtrail: % on log_chain_pos refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.org_id <> OLD.org_id OR NEW.agent_id <> OLD.agent_id OR NEW.seq < OLD.seq THEN
         RAISE EXCEPTION 'sealtrail: a chain''s log position only moves forward'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -100,11 +109,11 @@ BEGIN
 END
 $$;
 CREATE TRIGGER log_trees_forward BEFORE UPDATE OR DELETE ON log_trees
-    FOR EACH ROW EXECUTE FUNCTION sealtrail_log_forward();
+    FOR EACH ROW EXECUTE FUNCTION sealtrail_log_tree_forward();
 CREATE TRIGGER log_trees_no_truncate BEFORE TRUNCATE ON log_trees
     FOR EACH STATEMENT EXECUTE FUNCTION sealtrail_refuse_change();
 CREATE TRIGGER log_chain_pos_forward BEFORE UPDATE OR DELETE ON log_chain_pos
-    FOR EACH ROW EXECUTE FUNCTION sealtrail_log_forward();
+    FOR EACH ROW EXECUTE FUNCTION sealtrail_log_pos_forward();
 CREATE TRIGGER log_chain_pos_no_truncate BEFORE TRUNCATE ON log_chain_pos
     FOR EACH STATEMENT EXECUTE FUNCTION sealtrail_refuse_change();
 

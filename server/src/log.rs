@@ -388,6 +388,7 @@ impl LogReport {
         self.problems
             .iter()
             .filter(|p| matches!(p.kind, "checkpoint_broken" | "log_truncated"))
+            .filter(|p| p.size.is_some())
             .min_by_key(|p| p.size)
     }
 }
