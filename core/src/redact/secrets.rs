@@ -6,6 +6,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use super::steps::{self, Stage};
 use super::{Span, T_CARD, T_SECRET, T_SSN};
 
 #[derive(Clone, Copy, Debug)]
@@ -178,7 +179,9 @@ impl Secrets {
 
     pub(crate) fn scan(&self, b: &[u8], out: &mut Vec<Span>) {
         let Some(ac) = &self.ac else { return };
+        steps::add(Stage::Secrets, b.len());
         for m in ac.find_iter(b) {
+            steps::add(Stage::Secrets, 1);
             let (rule, plen) = self.rules[m.pattern().as_usize()];
             let s = m.start();
             if let Some(span) = self.validate(b, s, plen, rule) {
@@ -312,6 +315,7 @@ impl Secrets {
                     }
                     None => b.len(),
                 };
+                steps::add(Stage::Secrets, e - body);
                 sec(e, "private_key", 0)
             }
             Rule::Bearer => {
@@ -425,6 +429,7 @@ fn key_value(b: &[u8], k: usize, t: u16) -> Option<Span> {
         }
         (s, e)
     };
+    steps::add(Stage::Secrets, e.min(n) - k);
     if e <= s {
         return None;
     }
@@ -445,6 +450,7 @@ fn run(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
     while e < b.len() && ok(b[e]) {
         e += 1;
     }
+    steps::add(Stage::Secrets, e - from);
     e
 }
 
