@@ -585,7 +585,7 @@ pub async fn verify_log(
                 check_root(&mut report, &cps[next_cp], &frontier.root());
                 next_cp += 1;
             }
-            if report.leaves % 65_536 == 0 {
+            if report.leaves.is_multiple_of(65_536) {
                 progress(report.leaves, max);
             }
         }

@@ -583,7 +583,7 @@ async fn a_leaked_log_key_is_stopped_by_the_witness() {
     // Without a witness the forged checkpoint's root holds (the key
     // leaked); only the stored leaves, which the attacker could rewrite
     // too, still differ...
-    let rep = l.verify_log(&[forged.clone()], &l.keys()).await;
+    let rep = l.verify_log(std::slice::from_ref(&forged), &l.keys()).await;
     assert_eq!(rep.checkpoints_ok, 1);
     assert_eq!(kinds(&rep), vec!["leaf_differs"]);
     // ...with a witness threshold it does not, and the published true

@@ -546,7 +546,7 @@ pub async fn all_stored_hashes(pool: &PgPool, org: Uuid) -> Result<Vec<Hash>, Lo
     for r in rows {
         let start: i64 = r.try_get(0)?;
         let b: Vec<u8> = r.try_get(1)?;
-        if start as usize != out.len() || b.len() % 32 != 0 {
+        if start as usize != out.len() || !b.len().is_multiple_of(32) {
             return Err(LogError::Corrupt {
                 org,
                 detail: format!(
