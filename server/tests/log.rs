@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use common::*;
-use sealtrail_core::event::{EventId, Payload};
 use sealtrail_core::hash::Hash;
 use sealtrail_core::tlog::{self, Checkpoint, Signer, Verifier, ALG_COSIGNATURE_V1, ALG_ED25519};
 use sealtrail_server::auth::Role;
@@ -103,98 +102,13 @@ impl Log {
         tx.commit().await.unwrap();
     }
 
-    /// The recompute attack of docs/chain-spec.md: edit link `k` of `agent`,
-    /// recompute its content hash, every later link, both copies in
-    /// event_ids and the chain head, as anyone holding the spec can.
+    /// The recompute attack (tests/common/attack.rs).
     async fn recompute_attack(&self, agent: &str, k: u64) {
-        use sqlx::Row;
-        let org = self.org.to_string();
-        let rows = sqlx::query(
-            "SELECT seq, id, api_key_id, content_hash, hash FROM audit_events
-             WHERE org_id = $1 AND agent_id = $2 ORDER BY seq",
-        )
-        .bind(self.org)
-        .bind(agent)
-        .fetch_all(&self.t.su)
+        attack::recompute(&self.t.su, self.org, agent, k, |ev| {
+            ev.inputs = Some(json!({"amount": 1_000_000, "to": "attacker"}));
+        })
         .await
         .unwrap();
-        let mut tx = self.t.su.begin().await.unwrap();
-        sqlx::raw_sql("SET LOCAL session_replication_role = replica")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let mut prev = Hash::ZERO;
-        for r in &rows {
-            let seq = r.get::<i64, _>(0) as u64;
-            let id: Uuid = r.get(1);
-            let key_id: Uuid = r.get(2);
-            let mut content = Hash::from_slice(&r.get::<Vec<u8>, _>(3)).unwrap();
-            if seq < k {
-                prev = Hash::from_slice(&r.get::<Vec<u8>, _>(4)).unwrap();
-                continue;
-            }
-            if seq == k {
-                let eid = EventId(ulid::Ulid(id.as_u128()));
-                let mut ev = db::events::by_id(&self.t.su, self.org, eid)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .unwrap()
-                    .event;
-                ev.inputs = Some(json!({"amount": 1_000_000, "to": "attacker"}));
-                content = ev.content_hash();
-                let mut text = Vec::new();
-                assert!(ev.write_payload_canonical(Payload::Inputs, &mut text));
-                sqlx::query(
-                    "UPDATE audit_events SET inputs = $3::json, content_hash = $4
-                     WHERE org_id = $1 AND id = $2",
-                )
-                .bind(self.org)
-                .bind(id)
-                .bind(String::from_utf8(text).unwrap())
-                .bind(content.0.as_slice())
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            }
-            let link = sealtrail_core::chain::link_hash(
-                &org,
-                agent,
-                &key_id.to_string(),
-                seq,
-                &prev,
-                &content,
-            );
-            sqlx::query(
-                "UPDATE audit_events SET prev_hash = $3, hash = $4 WHERE org_id = $1 AND id = $2",
-            )
-            .bind(self.org)
-            .bind(id)
-            .bind(prev.0.as_slice())
-            .bind(link.0.as_slice())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-            sqlx::query(
-                "UPDATE event_ids SET hash = $3, content_hash = $4 WHERE org_id = $1 AND id = $2",
-            )
-            .bind(self.org)
-            .bind(id)
-            .bind(link.0.as_slice())
-            .bind(content.0.as_slice())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-            prev = link;
-        }
-        sqlx::query("UPDATE chain_heads SET hash = $3 WHERE org_id = $1 AND agent_id = $2")
-            .bind(self.org)
-            .bind(agent)
-            .bind(prev.0.as_slice())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
     }
 }
 
