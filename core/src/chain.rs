@@ -167,6 +167,16 @@ impl Verifier {
         self
     }
 
+    /// What has verified so far: the links pushed without a break and the
+    /// last of them (the base when none).
+    pub fn progress(&self) -> Verified {
+        Verified {
+            count: self.count,
+            head_seq: self.next_seq - 1,
+            head_hash: self.prev,
+        }
+    }
+
     pub fn chain(&self) -> &ChainId {
         &self.chain
     }

@@ -247,7 +247,7 @@ struct Line {
 pub struct LedgerChain {
     pub org_id: String,
     pub agent_id: String,
-    /// Links that verified (up to the break, if any).
+    /// Links that verified (up to the break, if any), and the last of them.
     pub count: u64,
     pub head_seq: u64,
     pub head_hash: Hash,
@@ -334,7 +334,7 @@ pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
     })?;
     struct State {
         v: Option<Verifier>,
-        brk: Option<(ChainBreak, u64)>,
+        brk: Option<(ChainBreak, u64, crate::chain::Verified)>,
         order: usize,
     }
     let mut states: HashMap<(String, String), State> = HashMap::new();
@@ -392,7 +392,7 @@ pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
             {
                 b.detail = d;
             }
-            st.brk = Some((b, n));
+            st.brk = Some((b, n, v.progress()));
             st.v = None;
         }
     })?;
@@ -408,9 +408,10 @@ pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
             broken_line: None,
         };
         match (st.v, st.brk) {
-            (_, Some((b, line))) => {
-                c.count = b.seq.saturating_sub(1);
-                c.head_seq = b.seq.saturating_sub(1);
+            (_, Some((b, line, done))) => {
+                c.count = done.count;
+                c.head_seq = done.head_seq;
+                c.head_hash = done.head_hash;
                 c.broken = Some(b);
                 c.broken_line = Some(line);
             }
