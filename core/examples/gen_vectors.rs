@@ -672,6 +672,8 @@ fn local(agent: &'static str, first: u64, bodies: &[&str]) -> Gen {
 }
 
 /// Two ledger files and the verdict on each.
+// The lines are pushed one group per agent, each group with its comment.
+#[allow(clippy::vec_init_then_push)]
 fn ledgers(dir: &std::path::Path) -> Vec<Value> {
     let canon = |l: &Value| l["canonical"].as_str().expect("canonical").to_string();
     let a = local(

@@ -176,7 +176,7 @@ impl<'de> Visitor<'de> for CheckOnly {
         while let Some(Name(k)) = map.next_key::<Name<'de>>()? {
             let fresh = match many.as_mut() {
                 Some(set) => set.insert(k.clone()),
-                None if names.iter().any(|n| *n == k) => false,
+                None if names.contains(&k) => false,
                 None => {
                     names.push(k.clone());
                     if names.len() > 16 {

@@ -122,12 +122,12 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
         // Not the canonical text that was hashed (an edit, or a row stored
         // as jsonb before migration 4): parse it to tell which, and why.
         _ => Content::Event(Box::new(
-            row_to_stored(row)?
-                .map_err(|b| b.detail)
-                .and_then(|s| match s.event.validate(&SECTION_1) {
+            row_to_stored(row)?.map_err(|b| b.detail).and_then(|s| {
+                match s.event.validate(&SECTION_1) {
                     Ok(()) => Ok(s.event),
                     Err(e) => Err(section_1(e)),
-                }),
+                }
+            }),
         )),
     };
     Ok(Decoded {
