@@ -116,11 +116,18 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
     let key_id: Uuid = row.try_get(27)?;
     let stored_content = hash_col(row, 24)?;
     let content = match spliced_hash(row, seq)? {
-        Some(h) if h == stored_content => Content::Hashed(h),
+        Some(Ok(h)) if h == stored_content => Content::Hashed(h),
+        // Breaks section 1 of the spec: edited, whatever it hashes to.
+        Some(Err(detail)) => Content::Event(Box::new(Err(detail))),
         // Not the canonical text that was hashed (an edit, or a row stored
         // as jsonb before migration 4): parse it to tell which, and why.
         _ => Content::Event(Box::new(
-            row_to_stored(row)?.map(|s| s.event).map_err(|b| b.detail),
+            row_to_stored(row)?.map_err(|b| b.detail).and_then(|s| {
+                match s.event.validate(&SECTION_1) {
+                    Ok(()) => Ok(s.event),
+                    Err(e) => Err(section_1(e)),
+                }
+            }),
         )),
     };
     Ok(Decoded {
@@ -134,11 +141,30 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
     })
 }
 
+/// Section 1 without the receiver's size and depth limits, which are not
+/// what a stored event is verified by.
+const SECTION_1: sealtrail_core::Limits = sealtrail_core::Limits {
+    max_event_bytes: usize::MAX,
+    max_depth: usize::MAX,
+};
+
+fn section_1(e: sealtrail_core::Error) -> String {
+    format!(
+        "the stored event breaks section 1 of the spec: {}",
+        e.message()
+    )
+}
+
 /// The content hash of a row's event rebuilt with its JSON-valued members
-/// spliced in as stored, without parsing them into values. `None` when a
-/// member's text is not exactly one JSON value (so the splice could shift
-/// text between members) or the other columns do not make an event.
-fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, sqlx::Error> {
+/// spliced in as stored, without parsing them into values; `Err` when the
+/// event breaks section 1 of the spec (a member's text that is not exactly
+/// one JSON value, so the splice could shift text between members, or has
+/// a member name twice, or a field outside its rules). `None` when the
+/// columns do not make an event or a member is not `json` text.
+fn spliced_hash(
+    row: &sqlx::postgres::PgRow,
+    seq: i64,
+) -> Result<Option<Result<Hash, String>>, sqlx::Error> {
     let Ok(event) = row_to_event(row, seq, false)? else {
         return Ok(None);
     };
@@ -147,16 +173,14 @@ fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, s
         let Some(text) = raw_payload(row, i) else {
             return Ok(None);
         };
-        if let Some(t) = text {
-            if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
-                return Ok(None);
-            }
-        }
         raw.set(which, text);
+    }
+    if let Err(e) = event.validate_raw(&raw) {
+        return Ok(Some(Err(section_1(e))));
     }
     let mut buf = Vec::with_capacity(2048);
     event.write_canonical_raw(&raw, &mut buf);
-    Ok(Some(sha256(&buf)))
+    Ok(Some(Ok(sha256(&buf))))
 }
 
 /// Decoding and hashing one chunk of rows, on a blocking thread.
