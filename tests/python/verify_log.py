@@ -138,7 +138,7 @@ def ed25519_verify(pub, msg, sig):
     return _encode(_mul(s, G)) == _encode(_add(r, _mul(k, a)))
 
 
-RFC8032_TESTS = [  # RFC 8032 §7.1, TEST 1, 2, 3 and SHA(abc): (seed, public, message, signature)
+RFC8032_TESTS = [  # RFC 8032 §7.1, TEST 1, 2 and 3: (seed, public, message, signature)
     ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
      "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
