@@ -32,6 +32,16 @@ fi
 if want vectors; then
   step "Chain vectors: independent Python verifier (standard library only)"
   python3 tests/python/verify_vectors.py
+  # The log layer (docs/log-layer.md), checked the same way: the worked
+  # vectors, transparency-dev's proof probes, and the cases core's tlog makes
+  # (the file tests/tlog-go reads), remade when missing or older than the code.
+  step "Log vectors: independent Python verifier (standard library only, Ed25519 included)"
+  cases="${CARGO_TARGET_DIR:-target}/tlog-cases.json"
+  if [ ! -s "$cases" ] || [ -n "$(find core/src/tlog core/examples/tlog_cases.rs -newer "$cases" -print -quit)" ]; then
+    mkdir -p "$(dirname "$cases")"
+    cargo run -q --locked -p sealtrail-core --example tlog_cases > "$cases"
+  fi
+  python3 tests/python/verify_log.py "$cases"
 fi
 
 if want tlog-go; then
