@@ -32,7 +32,7 @@ fi
 if want vectors; then
   step "Chain vectors: independent Python verifier (standard library only)"
   python3 tests/python/verify_vectors.py
-  # The log layer (docs/log-layer.md), checked the same way: the worked
+  # The log layer (docs/chain-spec.md §7), checked the same way: the worked
   # vectors, transparency-dev's proof probes, and the cases core's tlog makes
   # (the file tests/tlog-go reads), remade when missing or older than the code.
   step "Log vectors: independent Python verifier (standard library only, Ed25519 included)"

@@ -1,5 +1,5 @@
 //! Writes tests/vectors/log.json to stdout: the worked examples of
-//! docs/log-layer.md (the ones `tlog_doc_vectors` prints as text), with their
+//! docs/chain-spec.md §7 (the ones `tlog_doc_vectors` prints as text), with their
 //! inputs, for independent verifiers (tests/python/verify_log.py):
 //! `cargo run -p sealtrail-core --example gen_log_vectors > tests/vectors/log.json`.
 //! The inputs are fixed (seeds, not generated keys), so the output is the
@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let out = json!({
         "spec": "sealtrail.leaf.v1",
-        "about": "The worked examples of docs/log-layer.md; written by core/examples/gen_log_vectors.rs.",
+        "about": "The worked examples of docs/chain-spec.md §7; written by core/examples/gen_log_vectors.rs.",
         "empty_root": sha256(b"").to_hex(),
         "leaf": one,
         "tree": {

@@ -1,4 +1,4 @@
-//! Prints the worked examples of docs/log-layer.md (fixed keys and inputs).
+//! Prints the worked examples of docs/chain-spec.md §7 (fixed keys and inputs).
 use sealtrail_core::hash::sha256;
 use sealtrail_core::tlog::*;
 use sealtrail_core::Hash;

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""An independent implementation of docs/log-layer.md (the transparency log:
+"""An independent implementation of docs/chain-spec.md §7 (the transparency log:
 leaves, the RFC 9162 tree and its proofs, C2SP signed notes, checkpoints and
 tlog-cosignature cosignatures), in the Python standard library only — Ed25519
 included, written here from RFC 8032 — sharing no code with the Rust core.
 
 It checks:
   - its Ed25519 against the test vectors of RFC 8032 §7.1;
-  - tests/vectors/log.json, the worked examples of docs/log-layer.md, and that
+  - tests/vectors/log.json, the worked examples of docs/chain-spec.md §7, and that
     the document states the same values;
   - core/tests/data/tlog_merkle_probes.json, transparency-dev/merkle's
     inclusion and consistency probes (RFC 6962/9162 proofs, many invalid);
@@ -259,7 +259,7 @@ def verify_inclusion(index, size, leaf_h, proof, root):
 
 
 def verify_consistency(old, size, old_root, root, proof):
-    """RFC 9162 §2.1.4.2, defined (docs/log-layer.md §7.2) for 1 <= old <= size;
+    """RFC 9162 §2.1.4.2, defined (docs/chain-spec.md §7 §7.2) for 1 <= old <= size;
     equal sizes take an empty proof and equal roots. (A witness's first
     checkpoint, from size 0, takes no proof: that is tlog-witness's rule, not a
     consistency proof.)"""
@@ -528,7 +528,7 @@ def check_doc_vectors(path, doc_path):
     flat = re.sub(r"\s+", "", doc)
 
     def stated(what, value):
-        check(f"docs/log-layer.md states {what}", value in doc or value in flat, value)
+        check(f"docs/chain-spec.md §7 states {what}", value in doc or value in flat, value)
 
     check("log.json spec", v["spec"] == LEAF_TAG)
     check("empty root", hx(sha256(b"")) == v["empty_root"])
@@ -820,8 +820,8 @@ def main():
         section(title)
 
     run("Ed25519, RFC 8032 §7.1", check_ed25519)
-    run("tests/vectors/log.json and docs/log-layer.md", check_doc_vectors,
-        ROOT / "tests" / "vectors" / "log.json", ROOT / "docs" / "log-layer.md")
+    run("tests/vectors/log.json and docs/chain-spec.md §7", check_doc_vectors,
+        ROOT / "tests" / "vectors" / "log.json", ROOT / "docs" / "chain-spec.md")
     run("transparency-dev/merkle probes", check_probes, ROOT / "core" / "tests" / "data" / "tlog_merkle_probes.json")
     run("notes, keys, checkpoints, cosignatures the spec refuses", check_own_mutations)
     if cases.exists():

@@ -206,7 +206,7 @@ func main() {
 				check(false, "tree %d leaf %d: %v", ti, i, err)
 				continue
 			}
-			// Leaf bytes: rebuilt here from the fields (docs/log-layer.md §1).
+			// Leaf bytes: rebuilt here from the fields (docs/chain-spec.md §7.1).
 			f := t.LeafFields[i]
 			var b bytes.Buffer
 			frame(&b, "sealtrail.leaf.v1")

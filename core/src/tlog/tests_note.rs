@@ -441,7 +441,7 @@ fn leaf_bytes_framing() {
 
 #[test]
 fn docs_log_layer_vectors() {
-    // The worked examples of docs/log-layer.md (core/examples/tlog_doc_vectors.rs).
+    // The worked examples of docs/chain-spec.md §7 (core/examples/tlog_doc_vectors.rs).
     let org = "0b9e7c52-52c1-4d38-9c1f-4a3f2d1e0a77";
     let leaf = leaf_bytes(org, "agent-1", 1, &crate::hash::sha256(b"link")).unwrap();
     assert_eq!(hex::encode(&leaf), "000000117365616c747261696c2e6c6561662e76310000002430623965376335322d353263312d346433382d396331662d346133663264316530613737000000076167656e742d310000000000000001b1b1bdb480c61d075300d9bff7d9cb69cf31695ea048e478facadf426e8d0fb0");
