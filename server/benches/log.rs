@@ -186,7 +186,10 @@ async fn main() {
         let r = ingest_run("sealtrail_bench_log_on", clients, batches, true).await;
         on.push(r.rate);
         lag.extend(r.lag.iter().copied());
-        eprintln!("round {round}: off {:.0} events/s, on {:.0}", off[round], on[round]);
+        eprintln!(
+            "round {round}: off {:.0} events/s, on {:.0}",
+            off[round], on[round]
+        );
         last = Some(r);
     }
     lag.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -195,8 +198,14 @@ async fn main() {
     println!("\n## The transparency log ({total} events per run: {clients} clients × {batches} batches × {BATCH}; {steal:.1}% CPU stolen)\n");
     println!("| measure | run 1 | run 2 |");
     println!("| --- | ---: | ---: |");
-    println!("| ingest events/s, log off | {:.0} | {:.0} |", off[0], off[1]);
-    println!("| ingest events/s, log on (integrator running) | {:.0} | {:.0} |", on[0], on[1]);
+    println!(
+        "| ingest events/s, log off | {:.0} | {:.0} |",
+        off[0], off[1]
+    );
+    println!(
+        "| ingest events/s, log on (integrator running) | {:.0} | {:.0} |",
+        on[0], on[1]
+    );
     println!(
         "| on ÷ off (target ≥ 0.95) | {:.3} | {:.3} |",
         on[0] / off[0],
@@ -236,7 +245,9 @@ async fn main() {
     let mut logged = Vec::new();
     for _ in 0..2 {
         let t = Instant::now();
-        let rep = db::verify::verify_org(&r.pool, r.org, |_| {}).await.unwrap();
+        let rep = db::verify::verify_org(&r.pool, r.org, |_| {})
+            .await
+            .unwrap();
         let n: u64 = rep
             .chains
             .iter()
@@ -253,7 +264,10 @@ async fn main() {
     println!("\n## Verification ({total} events)\n");
     println!("| measure | run 1 | run 2 |");
     println!("| --- | ---: | ---: |");
-    println!("| plain verify (chains), events/s | {:.0} | {:.0} |", plain[0], plain[1]);
+    println!(
+        "| plain verify (chains), events/s | {:.0} | {:.0} |",
+        plain[0], plain[1]
+    );
     println!(
         "| log check (--checkpoints: tree recomputed from the stored links), events/s (target ≥ 150,000) | {:.0} | {:.0} |",
         logged[0], logged[1]
@@ -338,7 +352,10 @@ async fn proofs(leaves: usize) {
     .await
     .unwrap();
     ids.extend(sample);
-    sqlx::raw_sql("VACUUM ANALYZE").execute(&owner).await.unwrap();
+    sqlx::raw_sql("VACUUM ANALYZE")
+        .execute(&owner)
+        .await
+        .unwrap();
 
     let app = sealtrail_server::app(AppState::new(pool.clone(), Limits::default()));
     let call = |path: String| {

@@ -34,11 +34,7 @@ async fn main() -> anyhow::Result<()> {
         .fetch_one(&su)
         .await?;
     attack::recompute(&su, org_id, agent, seq, |ev| {
-        let amount = ev
-            .inputs
-            .as_ref()
-            .and_then(|v| v.get("amount"))
-            .is_some();
+        let amount = ev.inputs.as_ref().and_then(|v| v.get("amount")).is_some();
         let mut v = ev.inputs.take().unwrap_or(serde_json::json!({}));
         if amount {
             v["amount"] = serde_json::json!("4250.00");

@@ -471,7 +471,13 @@ pub async fn verify_log(
     cps.sort_by_key(|c| c.size);
     cps.dedup_by(|a, b| a.size == b.size && a.root == b.root);
     // The same checkpoint twice (a `latest` file beside its own) counts once.
-    report.checkpoints -= notes.len() - report.problems.iter().filter(|p| p.kind == "bad_signature").count() - cps.len();
+    report.checkpoints -= notes.len()
+        - report
+            .problems
+            .iter()
+            .filter(|p| p.kind == "bad_signature")
+            .count()
+        - cps.len();
     let Some(max) = cps.last().map(|c| c.size) else {
         return Ok(report);
     };
