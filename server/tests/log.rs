@@ -320,6 +320,51 @@ async fn the_recompute_attack_passes_chains_and_fails_the_log() {
     assert_eq!(rep.checkpoints_ok, 0);
 }
 
+/// The attacker rewrites the links but forgets event_ids' copies: plain
+/// verification names the first link whose copies disagree.
+#[tokio::test]
+async fn plain_verification_checks_every_stored_copy_of_a_link() {
+    let (l, _) = Log::new(vec![]).await;
+    l.send("victim", 6).await;
+    attack::recompute_copies(
+        &l.t.su,
+        l.org,
+        "victim",
+        3,
+        |ev| ev.inputs = Some(json!({"amount": 7})),
+        false,
+    )
+    .await
+    .unwrap();
+    let report = db::verify::verify_org(&l.t.pool, l.org, |_| {})
+        .await
+        .unwrap();
+    let b = report.chains[0].1.as_ref().unwrap_err();
+    assert_eq!((b.seq, b.reason.as_str()), (3, "edited"));
+    assert!(
+        b.detail.contains("event_ids keeps another link hash"),
+        "{}",
+        b.detail
+    );
+    let heads = db::events::chains(&l.t.pool, l.org, Some("victim"))
+        .await
+        .unwrap();
+    let one = db::verify::verify_chain(&l.t.pool, l.org, &heads[0], |_| {})
+        .await
+        .unwrap();
+    assert_eq!(one.unwrap_err().seq, 3);
+    // A row of event_ids with no event behind it is named too.
+    l.tamper(
+        "DELETE FROM audit_events WHERE agent_id = 'victim' AND seq = 6;
+              UPDATE chain_heads SET seq = 5, hash = (SELECT hash FROM audit_events WHERE seq = 5)",
+    )
+    .await;
+    let report = db::verify::verify_org(&l.t.pool, l.org, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.chains[0].1.as_ref().unwrap_err().seq, 3);
+}
+
 #[tokio::test]
 async fn a_cut_tail_a_deleted_chain_and_a_rollback_are_caught() {
     // Cut the tail of a chain together with its head.

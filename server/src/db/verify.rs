@@ -32,6 +32,17 @@ pub async fn verify_chain(
     pool: &PgPool,
     org_id: Uuid,
     head: &ChainHead,
+    progress: impl FnMut(u64),
+) -> Result<ChainResult, sqlx::Error> {
+    let r = verify_chain_links(pool, org_id, head, progress).await?;
+    let copies = copy_mismatches(pool, org_id, Some(&head.agent_id)).await?;
+    Ok(with_copies(r, copies.get(&head.agent_id)))
+}
+
+async fn verify_chain_links(
+    pool: &PgPool,
+    org_id: Uuid,
+    head: &ChainHead,
     mut progress: impl FnMut(u64),
 ) -> Result<ChainResult, sqlx::Error> {
     let chain = ChainId {
@@ -423,7 +434,7 @@ pub async fn verify_org(
             break;
         }
     }
-    let mut chains = Vec::with_capacity(heads.len());
+    let mut chains: Vec<(ChainHead, ChainResult)> = Vec::with_capacity(heads.len());
     for h in heads {
         let Some(mut w) = walks.remove(&h.agent_id) else {
             continue;
@@ -440,6 +451,19 @@ pub async fn verify_org(
             None => w.verifier.finish(),
         };
         chains.push((h, result));
+    }
+    let copies = copy_mismatches(pool, org_id, None).await?;
+    let chains: Vec<(ChainHead, ChainResult)> = chains
+        .into_iter()
+        .map(|(h, r)| {
+            let r = with_copies(r, copies.get(&h.agent_id));
+            (h, r)
+        })
+        .collect();
+    for agent in copies.keys() {
+        if !chains.iter().any(|(h, _)| &h.agent_id == agent) {
+            headless.insert(agent.clone());
+        }
     }
     Ok(OrgReport {
         chains,
@@ -462,4 +486,61 @@ async fn advance(
         }
     }
     Ok(())
+}
+
+/// The first link of each chain whose other stored copy (`event_ids`, which
+/// answers replays and finds events by id) disagrees with the link: an
+/// attacker who rewrote one copy and forgot the other.
+async fn copy_mismatches(
+    pool: &PgPool,
+    org_id: Uuid,
+    agent: Option<&str>,
+) -> Result<HashMap<String, ChainBreak>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT coalesce(a.agent_id, e.agent_id), coalesce(a.seq, e.seq),
+                CASE WHEN a.id IS NULL THEN 'event_ids lists event ' || e.id || ' at this seq, but no such event is stored'
+                     WHEN e.id IS NULL THEN 'the event has no row in event_ids (its id index)'
+                     WHEN e.agent_id <> a.agent_id OR e.seq <> a.seq
+                         THEN 'event_ids places the event at agent ' || e.agent_id || ' seq ' || e.seq
+                     WHEN e.hash <> a.hash THEN 'event_ids keeps another link hash for it'
+                     WHEN e.content_hash <> a.content_hash THEN 'event_ids keeps another content hash for it'
+                     ELSE 'event_ids keeps another ts for it' END
+         FROM (SELECT id, agent_id, seq, ts, hash, content_hash FROM audit_events
+               WHERE org_id = $1 AND ($2::text IS NULL OR agent_id = $2)) a
+         FULL JOIN (SELECT id, agent_id, seq, ts, hash, content_hash FROM event_ids
+                    WHERE org_id = $1 AND ($2::text IS NULL OR agent_id = $2)) e ON e.id = a.id
+         WHERE a.id IS NULL OR e.id IS NULL OR e.agent_id <> a.agent_id OR e.seq <> a.seq
+            OR e.hash <> a.hash OR e.content_hash <> a.content_hash OR e.ts <> a.ts",
+    )
+    .bind(org_id)
+    .bind(agent)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<String, ChainBreak> = HashMap::new();
+    for r in rows {
+        let (agent, seq, why): (String, i64, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let b = ChainBreak {
+            seq: seq as u64,
+            reason: BreakReason::Edited,
+            detail: format!("the stored copies of link {seq} disagree: {why}"),
+        };
+        match out.get(&agent) {
+            Some(old) if old.seq <= b.seq => {}
+            _ => {
+                out.insert(agent, b);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A chain's result with its copies' first disagreement, whichever seq
+/// comes first.
+fn with_copies(r: ChainResult, copy: Option<&ChainBreak>) -> ChainResult {
+    match (r, copy) {
+        (r, None) => r,
+        (Err(b), Some(c)) if b.seq <= c.seq => Err(b),
+        (_, Some(c)) => Err(c.clone()),
+    }
 }

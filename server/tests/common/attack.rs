@@ -21,6 +21,19 @@ pub async fn recompute(
     k: u64,
     edit: impl FnOnce(&mut Event),
 ) -> Result<(), String> {
+    recompute_copies(su, org, agent, k, edit, true).await
+}
+
+/// [`recompute`], and `event_ids`' copies of the links too unless
+/// `copies` is false (an attacker who forgot them).
+pub async fn recompute_copies(
+    su: &PgPool,
+    org: Uuid,
+    agent: &str,
+    k: u64,
+    edit: impl FnOnce(&mut Event),
+    copies: bool,
+) -> Result<(), String> {
     let err = |e: sqlx::Error| e.to_string();
     let rows = sqlx::query(
         "SELECT seq, id, api_key_id, content_hash, hash FROM audit_events
@@ -89,16 +102,18 @@ pub async fn recompute(
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query(
-            "UPDATE event_ids SET hash = $3, content_hash = $4 WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org)
-        .bind(id)
-        .bind(link.0.as_slice())
-        .bind(content.0.as_slice())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        if copies {
+            sqlx::query(
+                "UPDATE event_ids SET hash = $3, content_hash = $4 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org)
+            .bind(id)
+            .bind(link.0.as_slice())
+            .bind(content.0.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
         prev = link;
     }
     sqlx::query("UPDATE chain_heads SET hash = $3 WHERE org_id = $1 AND agent_id = $2")
