@@ -154,6 +154,10 @@ async fn proofs_through_the_api_verify_against_signed_checkpoints() {
         .unwrap();
         let index = p["log_index"].as_u64().unwrap();
         tlog::check_record(&proof, 21, &c2.root, index, &leaf).unwrap();
+        // Query results carry the same log index, and so does the event by id.
+        assert_eq!(e["log_index"].as_u64(), Some(index));
+        let one = get(&l.app, &format!("/v1/events/{id}"), &ops).await.json();
+        assert_eq!(one["log_index"].as_u64(), Some(index));
         // A wrong index or a wrong leaf fails.
         assert!(tlog::check_record(&proof, 21, &c2.root, (index + 1) % 21, &leaf).is_err());
         assert!(seen.insert(index), "two events at log index {index}");

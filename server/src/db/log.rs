@@ -602,3 +602,33 @@ pub async fn stored_links(
     }
     Ok(out)
 }
+
+/// The log index of each `(agent, seq)` of `org` (None where not yet
+/// integrated), in the order given: one statement for a page of events.
+pub async fn log_indexes(
+    pool: &PgPool,
+    org: Uuid,
+    links: &[(String, u64)],
+) -> Result<Vec<Option<u64>>, sqlx::Error> {
+    if links.is_empty() {
+        return Ok(vec![]);
+    }
+    let agents: Vec<&str> = links.iter().map(|(a, _)| a.as_str()).collect();
+    let seqs: Vec<i64> = links.iter().map(|(_, s)| *s as i64).collect();
+    let rows = sqlx::query(
+        "SELECT r.first_idx + (q.seq - r.first_seq)
+         FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS q(agent, seq, ord)
+         LEFT JOIN LATERAL (SELECT first_idx, first_seq, count FROM log_runs
+                            WHERE org_id = $1 AND agent_id = q.agent AND first_seq <= q.seq
+                            ORDER BY first_seq DESC LIMIT 1) r ON r.first_seq + r.count > q.seq
+         ORDER BY q.ord",
+    )
+    .bind(org)
+    .bind(&agents)
+    .bind(&seqs)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<Option<i64>, _>(0)?.map(|i| i as u64)))
+        .collect()
+}
