@@ -119,16 +119,7 @@ impl Tamper {
 
     /// Runs `sql` as the superuser with triggers off (session_replication_role).
     async fn tamper(&self, sql: &str) {
-        let mut tx = self.t.su.begin().await.unwrap();
-        sqlx::raw_sql("SET LOCAL session_replication_role = replica")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut *tx)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        tx.commit().await.unwrap();
+        self.t.tamper(sql).await;
     }
 
     /// Verifies the victim chain both ways (walking its index, and the

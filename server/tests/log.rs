@@ -90,16 +90,7 @@ impl Log {
 
     /// Runs `sql` as the superuser with triggers off.
     async fn tamper(&self, sql: &str) {
-        let mut tx = self.t.su.begin().await.unwrap();
-        sqlx::raw_sql("SET LOCAL session_replication_role = replica")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut *tx)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        tx.commit().await.unwrap();
+        self.t.tamper(sql).await;
     }
 
     /// The recompute attack (tests/common/attack.rs).

@@ -107,6 +107,21 @@ impl TestDb {
             .expect("make partitions");
     }
 
+    /// Runs `sql` as the superuser with triggers off
+    /// (session_replication_role): what whoever controls the database can do.
+    pub async fn tamper(&self, sql: &str) {
+        let mut tx = self.su.begin().await.unwrap();
+        sqlx::raw_sql("SET LOCAL session_replication_role = replica")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        tx.commit().await.unwrap();
+    }
+
     /// The partitions of audit_events.
     pub async fn partition_count(&self) -> i64 {
         sqlx::query_scalar(
