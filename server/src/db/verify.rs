@@ -9,6 +9,7 @@ use sealtrail_core::chain::{
     BreakReason, ChainBreak, ChainId, ChainRecord, ExpectedHead, Verified, Verifier,
 };
 use sealtrail_core::hash::{sha256, Hash};
+use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -327,6 +328,9 @@ pub fn verify_many<'a>(
 /// Where one chain's walk stands during [`verify_org`].
 struct Walk {
     verifier: Verifier,
+    /// SHA-256 over each accepted link's (seq, hash, content hash) in seq
+    /// order, compared with the same over `event_ids`' copies.
+    copies: Sha256,
     next: u64,
     /// Records read before their turn (rows are read in storage order).
     early: BTreeMap<u64, Vec<Checked>>,
@@ -376,6 +380,7 @@ pub async fn verify_org(
             h.agent_id.clone(),
             Walk {
                 verifier,
+                copies: Sha256::new(),
                 next: h.base_seq + 1,
                 early: BTreeMap::new(),
                 broken: None,
@@ -435,6 +440,7 @@ pub async fn verify_org(
         }
     }
     let mut chains: Vec<(ChainHead, ChainResult)> = Vec::with_capacity(heads.len());
+    let mut digests: HashMap<String, Sha256> = HashMap::with_capacity(heads.len());
     for h in heads {
         let Some(mut w) = walks.remove(&h.agent_id) else {
             continue;
@@ -450,9 +456,28 @@ pub async fn verify_org(
             Some(b) => Err(b),
             None => w.verifier.finish(),
         };
+        digests.insert(h.agent_id.clone(), w.copies);
         chains.push((h, result));
     }
-    let copies = copy_mismatches(pool, org_id, None).await?;
+    // event_ids' copies, compared chain by chain through a digest (one scan
+    // of the narrow table, nothing held per event); a chain whose digests
+    // differ is looked at row by row to name the link.
+    let mut theirs = copy_digests(pool, org_id).await?;
+    let mut copies: HashMap<String, ChainBreak> = HashMap::new();
+    for (h, r) in &chains {
+        // No rows on either side (a chain emptied by retention) is the
+        // digest of nothing.
+        let ours = digests.remove(&h.agent_id).unwrap_or_default().finalize();
+        let other = theirs
+            .remove(&h.agent_id)
+            .unwrap_or_else(|| Sha256::new().finalize());
+        if r.is_ok() && ours != other {
+            copies.extend(named_copy_mismatch(pool, org_id, &h.agent_id).await?);
+        }
+    }
+    for agent in theirs.into_keys() {
+        copies.extend(named_copy_mismatch(pool, org_id, &agent).await?);
+    }
     let chains: Vec<(ChainHead, ChainResult)> = chains
         .into_iter()
         .map(|(h, r)| {
@@ -480,7 +505,15 @@ async fn advance(
     bad: Option<String>,
 ) -> Result<(), sqlx::Error> {
     match w.verifier.push(&rec) {
-        Ok(()) => w.next = rec.seq + 1,
+        Ok(()) => {
+            w.next = rec.seq + 1;
+            copy_digest(
+                &mut w.copies,
+                rec.seq,
+                &rec.hash,
+                &rec.stored_content_hash.unwrap_or(rec.content_hash),
+            );
+        }
         Err(first) => {
             w.broken = Some(explain(pool, org_id, head, &mut w.verifier, &rec, first, bad).await?);
         }
@@ -543,4 +576,64 @@ fn with_copies(r: ChainResult, copy: Option<&ChainBreak>) -> ChainResult {
         (Err(b), Some(c)) if b.seq <= c.seq => Err(b),
         (_, Some(c)) => Err(c.clone()),
     }
+}
+
+fn copy_digest(d: &mut Sha256, seq: u64, hash: &Hash, content_hash: &Hash) {
+    d.update(seq.to_be_bytes());
+    d.update(hash.0);
+    d.update(content_hash.0);
+}
+
+/// Per agent, the digest of `event_ids`' copies of the links in seq order.
+async fn copy_digests(
+    pool: &PgPool,
+    org_id: Uuid,
+) -> Result<HashMap<String, sha2::digest::Output<Sha256>>, sqlx::Error> {
+    let mut rows = sqlx::query(
+        "SELECT agent_id, seq, hash, content_hash FROM event_ids
+         WHERE org_id = $1 ORDER BY agent_id, seq",
+    )
+    .bind(org_id)
+    .fetch(pool);
+    let mut out = HashMap::new();
+    let mut cur: Option<(String, Sha256)> = None;
+    while let Some(r) = rows.next().await {
+        let r = r?;
+        let agent: &str = r.try_get(0)?;
+        let seq: i64 = r.try_get(1)?;
+        if cur.as_ref().is_none_or(|(a, _)| a != agent) {
+            if let Some((a, d)) = cur.take() {
+                out.insert(a, d.finalize());
+            }
+            cur = Some((agent.to_string(), Sha256::new()));
+        }
+        if let Some((_, d)) = cur.as_mut() {
+            copy_digest(d, seq as u64, &hash_col(&r, 2)?, &hash_col(&r, 3)?);
+        }
+    }
+    if let Some((a, d)) = cur.take() {
+        out.insert(a, d.finalize());
+    }
+    Ok(out)
+}
+
+/// The first disagreement of `agent`'s copies, named; a generic one when
+/// the row comparison finds none (the digests differed all the same).
+async fn named_copy_mismatch(
+    pool: &PgPool,
+    org_id: Uuid,
+    agent: &str,
+) -> Result<HashMap<String, ChainBreak>, sqlx::Error> {
+    let mut found = copy_mismatches(pool, org_id, Some(agent)).await?;
+    if found.is_empty() {
+        found.insert(
+            agent.to_string(),
+            ChainBreak {
+                seq: 1,
+                reason: BreakReason::Edited,
+                detail: "event_ids' copies of this chain's links differ from the links".into(),
+            },
+        );
+    }
+    Ok(found)
 }
