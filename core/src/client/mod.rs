@@ -16,6 +16,7 @@
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod receipts;
 pub mod record;
 pub mod redaction;
 pub mod spool;
@@ -150,8 +151,22 @@ impl Client {
                         "spool holds events from a previous run; replaying them first"
                     );
                 }
+                let receipts = if cfg.receipts_max == 0 {
+                    None
+                } else {
+                    match receipts::ReceiptLog::open(&cfg.spool_dir, cfg.receipts_max) {
+                        Ok(log) => Some(log),
+                        Err(e) => {
+                            // Delivery goes on; only auditing from here is lost.
+                            let msg = format!("receipts will not be kept: {e}");
+                            tracing::error!(target: "sealtrail::worker", "{msg}");
+                            metrics.set_error(msg);
+                            None
+                        }
+                    }
+                };
                 (
-                    Sink::Remote(Box::new(Remote::new(transport, spool))),
+                    Sink::Remote(Box::new(Remote::new(transport, spool, receipts))),
                     Destination::Server {
                         endpoint: endpoint.clone(),
                     },
