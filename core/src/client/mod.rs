@@ -13,6 +13,7 @@
 //! is killed are lost; every other loss (queue full, spool full, invalid
 //! event) is counted in [`MetricsSnapshot::dropped`] and logged.
 
+pub mod audit;
 pub mod config;
 pub mod ledger;
 pub mod metrics;
@@ -32,12 +33,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+pub use audit::{audit_receipts, AuditReport, AuditStatus, AuditedEvent, LogCheck};
 pub use config::{ClientConfig, Compression, OverflowPolicy, PromptStorage, CONFIG_KEYS};
 pub use ledger::{
     import, import_with, verify_ledger, ImportOptions, ImportReport, LedgerChain, LedgerReport,
     LedgerWriter,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use receipts::{read_receipts, KeptReceipt, ReceiptLog};
 pub use record::{EndedCall, Payload, RecordOptions, ToolSpec};
 
 use crate::error::{Error, ErrorKind, Result};
