@@ -536,16 +536,18 @@ impl Auditor {
         let path = format!("/v1/proofs/inclusion?event_id={}{size_q}", r.id);
         let body = match self.get(&path).await {
             Got::Status(200, body) => body,
-            Got::Status(404, body) => return (
-                AuditStatus::Missing,
-                format!(
+            Got::Status(404, body) => {
+                return (
+                    AuditStatus::Missing,
+                    format!(
                     "the server has no event {} (it acknowledged it as seq {} of agent {:?}): {}",
                     r.id,
                     r.seq,
                     r.agent_id,
                     body.chars().take(200).collect::<String>()
                 ),
-            ),
+                )
+            }
             Got::Status(409, body) => {
                 return (
                     AuditStatus::Pending,
