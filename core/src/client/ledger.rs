@@ -47,6 +47,10 @@ struct AgentOnly {
     agent_id: String,
 }
 
+/// Chain heads by agent: (seq, link hash), shared between the ledger
+/// writer and readers on other threads.
+pub(crate) type SharedHeads = Arc<Mutex<HashMap<String, (u64, Hash)>>>;
+
 /// Appends chained lines to a ledger file.
 #[derive(Debug)]
 pub struct LedgerWriter {
@@ -56,7 +60,7 @@ pub struct LedgerWriter {
     heads: HashMap<String, (u64, Hash)>,
     /// The heads as of the last completed append, readable from other
     /// threads (`Client::ledger_heads`).
-    shared: Arc<Mutex<HashMap<String, (u64, Hash)>>>,
+    shared: SharedHeads,
     buf: Vec<u8>,
 }
 
@@ -173,7 +177,7 @@ impl LedgerWriter {
 
     /// A handle on the heads as of the last completed append, for readers
     /// on other threads.
-    pub(crate) fn shared_heads(&self) -> Arc<Mutex<HashMap<String, (u64, Hash)>>> {
+    pub(crate) fn shared_heads(&self) -> SharedHeads {
         self.shared.clone()
     }
 

@@ -111,7 +111,7 @@ pub struct Client {
     final_report: Mutex<Option<DeliveryReport>>,
     redactor: Arc<dyn EventRedactor>,
     /// The ledger writer's heads as of its last append (ledger destination).
-    ledger_heads: Option<Arc<Mutex<std::collections::HashMap<String, (u64, crate::hash::Hash)>>>>,
+    ledger_heads: Option<ledger::SharedHeads>,
 }
 
 impl std::fmt::Debug for Client {
