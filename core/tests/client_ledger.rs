@@ -447,7 +447,7 @@ fn a_head_without_agent_for_a_single_chain_ledger() {
     let h = c.ledger_heads().remove(0);
     c.shutdown(Duration::from_secs(10));
     let head: LedgerHead = format!("{}:{}", h.seq, h.hash).parse().unwrap();
-    assert!(verify_ledger_with_heads(&path, &[head.clone()])
+    assert!(verify_ledger_with_heads(&path, std::slice::from_ref(&head))
         .unwrap()
         .ok());
     std::fs::write(&path, "").unwrap();
