@@ -153,7 +153,7 @@ fn verify_ledger_with_a_kept_head_catches_a_cut_tail() {
     let line = out.lines().find(|l| l.contains("truncated")).expect(&out);
     assert!(line.contains("\"agent_id\":\"b\""), "{line}");
     // A head without the agent in a ledger of two agents is a usage error.
-    let bare = heads[0].splitn(2, ':').nth(1).unwrap();
+    let bare = heads[0].split_once(':').unwrap().1;
     let (code, _, err) = sealtrail(&["verify", "--ledger", p, "--head", bare], "");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("name the agent"), "{err}");
