@@ -99,7 +99,7 @@ def test_receipts_kept_and_a_lost_event_reported_missing(server, fresh, tmp_path
     assert [(k["agent_id"], k["seq"]) for k in kept] == [("py-agent", 1), ("py-agent", 2)]
 
     report = sealtrail.audit_receipts(log_key=LOG_KEY)
-    assert (report["receipts"], report["missing"], report["pending"]) == (2, 1, 1), report
+    assert (report["receipts"], report["proved"], report["missing"], report["pending"]) == (2, 0, 1, 1), report
     assert report["unprovable"] is True and report["ok"] is False
     missing = [p for p in report["problems"] if p["status"] == "missing"]
     assert [p["id"] for p in missing] == [log.ids[0]]

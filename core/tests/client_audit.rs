@@ -66,12 +66,12 @@ fn receipts_kept_and_audited_ok_pending_missing_altered() {
 
     // Nothing published yet: every event is pending, nothing is wrong.
     let r = audit_receipts(&c).unwrap();
-    assert_eq!((r.receipts, r.pending, r.ok), (10, 10, 0), "{r:?}");
+    assert_eq!((r.receipts, r.pending, r.proved), (10, 10, 0), "{r:?}");
     assert!(r.all_ok() && r.log.is_empty());
 
     server.state.with(|i| i.publish());
     let r = audit_receipts(&c).unwrap();
-    assert_eq!((r.ok, r.problems.len()), (10, 0), "{r:?}");
+    assert_eq!((r.proved, r.problems.len()), (10, 0), "{r:?}");
     assert_eq!(r.log[0].status, "first");
     assert!(dir.path().join(CHECKPOINTS_FILE).exists());
 
@@ -90,7 +90,7 @@ fn receipts_kept_and_audited_ok_pending_missing_altered() {
     assert_eq!(r.log[0].saved_size, Some(10));
     assert_eq!(r.log[0].size, Some(14));
     assert_eq!(
-        (r.receipts, r.ok, r.pending, r.missing, r.altered),
+        (r.receipts, r.proved, r.pending, r.missing, r.altered),
         (16, 12, 2, 1, 1),
         "{r:?}"
     );
@@ -120,7 +120,7 @@ fn rollback_after_the_last_checkpoint_is_caught_by_receipts_and_before_it_by_the
     let r = audit_receipts(&c).unwrap();
     assert_eq!(r.log[0].status, "consistent");
     // ...but not to the receipts.
-    assert_eq!((r.ok, r.missing), (4, 2), "{r:?}");
+    assert_eq!((r.proved, r.missing), (4, 2), "{r:?}");
     assert_eq!(
         statuses(&r, AuditStatus::Missing),
         [("a".to_string(), 3), ("b".to_string(), 3)]
@@ -180,7 +180,7 @@ fn checkpoints_signed_by_another_key_or_log_are_refused() {
     });
     let r = audit_receipts(&c).unwrap();
     assert_eq!(r.log[0].status, "bad_checkpoint", "{:?}", r.log);
-    assert_eq!((r.bad_checkpoint, r.ok), (3, 0), "{r:?}");
+    assert_eq!((r.bad_checkpoint, r.proved), (3, 0), "{r:?}");
     assert!(
         r.problems[0].detail.contains("signature"),
         "{}",
@@ -220,7 +220,7 @@ fn a_proof_that_does_not_reach_the_root_fails() {
         i.corrupt_proofs = true;
     });
     let r = audit_receipts(&c).unwrap();
-    assert_eq!((r.proof_failed, r.ok), (4, 0), "{r:?}");
+    assert_eq!((r.proof_failed, r.proved), (4, 0), "{r:?}");
     assert_eq!(r.log[0].status, "first", "the checkpoint itself is fine");
 }
 

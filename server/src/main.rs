@@ -417,7 +417,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 writeln!(out, "{}", serde_json::to_string(p)?)?;
             }
             let summary = serde_json::json!({"summary": {
-                "receipts": r.receipts, "ok": r.ok, "pending": r.pending,
+                "receipts": r.receipts, "proved": r.proved, "pending": r.pending,
                 "missing": r.missing, "altered": r.altered, "proof_failed": r.proof_failed,
                 "bad_checkpoint": r.bad_checkpoint, "errors": r.errors, "log": r.log,
             }});
@@ -430,8 +430,8 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ");
             eprintln!(
-                "{} receipts: {} ok, {} pending, {} missing, {} altered, {} proof failed, {} bad checkpoint, {} errors; log: {}",
-                r.receipts, r.ok, r.pending, r.missing, r.altered, r.proof_failed,
+                "{} receipts: {} proved, {} pending, {} missing, {} altered, {} proof failed, {} bad checkpoint, {} errors; log: {}",
+                r.receipts, r.proved, r.pending, r.missing, r.altered, r.proof_failed,
                 r.bad_checkpoint, r.errors, if log.is_empty() { "no checkpoint yet" } else { &log }
             );
             if r.unprovable() {

@@ -197,7 +197,7 @@ fn audit_receipts_exit_codes() {
     };
     let (code, out, err) = audit(&server.endpoint());
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("\"ok\":3"), "{out}");
+    assert!(out.contains("\"proved\":3"), "{out}");
 
     let gone = server.state.with(|i| {
         let id = i.events.keys().next().unwrap().clone();

@@ -250,7 +250,7 @@ def audit_receipts(**options: Any) -> Dict[str, Any]:
     ``log_key``, ...); by default those given to ``init()``, then the
     environment.
 
-    Returns a dict: counts ``receipts``, ``ok``, ``pending`` (not yet in a
+    Returns a dict: counts ``receipts``, ``proved``, ``pending`` (not yet in a
     checkpoint), ``missing`` (the server lost it), ``altered``,
     ``proof_failed``, ``bad_checkpoint``, ``errors``; ``problems`` (each
     event that is not ok, with ``status`` and ``detail``); ``log`` (per

@@ -123,7 +123,8 @@ impl LogCheck {
 pub struct AuditReport {
     /// Receipts audited (distinct event ids in the receipt file).
     pub receipts: u64,
-    pub ok: u64,
+    /// Receipts whose events are proved included (status `ok`).
+    pub proved: u64,
     pub pending: u64,
     pub missing: u64,
     pub altered: u64,
@@ -157,7 +158,7 @@ impl AuditReport {
 
     fn count(&mut self, status: AuditStatus) {
         let c = match status {
-            AuditStatus::Ok => &mut self.ok,
+            AuditStatus::Ok => &mut self.proved,
             AuditStatus::Pending => &mut self.pending,
             AuditStatus::Missing => &mut self.missing,
             AuditStatus::Altered => &mut self.altered,
