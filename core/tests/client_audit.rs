@@ -278,3 +278,36 @@ fn receipts_max_zero_keeps_none() {
     deliver(&c, 3, "e");
     assert!(!dir.path().join("receipts.jsonl").exists());
 }
+
+#[test]
+fn answers_fetched_concurrently_stay_with_their_receipts() {
+    let server = LogServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(&server, dir.path());
+    deliver(&c, 300, "e");
+    server.state.with(|i| i.publish());
+    let kept = read_receipts(&dir.path().join("receipts.jsonl")).unwrap();
+    let (gone, changed) = (kept[279].clone(), kept[3].clone());
+    server.state.with(|i| {
+        i.events.remove(&gone.id.to_string());
+        i.altered
+            .insert(changed.id.to_string(), sealtrail_core::Hash([1; 32]));
+    });
+    let r = audit_receipts(&c).unwrap();
+    assert_eq!(
+        (r.receipts, r.proved, r.missing, r.altered),
+        (300, 298, 1, 1)
+    );
+    let ids: Vec<(&str, AuditStatus)> = r
+        .problems
+        .iter()
+        .map(|p| (p.id.as_str(), p.status))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (changed.id.to_string().as_str(), AuditStatus::Altered),
+            (gone.id.to_string().as_str(), AuditStatus::Missing)
+        ]
+    );
+}

@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -285,24 +286,59 @@ enum Got {
     Failed(String),
 }
 
+/// Inclusion requests in flight at once, and receipts fetched before they
+/// are checked (bounds the answers held in memory).
+const CONCURRENCY: usize = 8;
+const CHUNK: usize = 256;
+
+async fn get_url(http: &reqwest::Client, auth: &str, url: String) -> Got {
+    let resp = match http
+        .get(&url)
+        .header(reqwest::header::AUTHORIZATION, auth)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return Got::Failed(format!("GET {url}: {e}")),
+    };
+    let status = resp.status().as_u16();
+    match resp.text().await {
+        Ok(t) => Got::Status(status, t),
+        Err(e) => Got::Failed(format!("GET {url}: {status}, body unreadable: {e}")),
+    }
+}
+
 impl Auditor {
     async fn get(&self, path: &str) -> Got {
-        let url = format!("{}{path}", self.base);
-        let resp = match self
-            .http
-            .get(&url)
-            .header(reqwest::header::AUTHORIZATION, &self.auth)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return Got::Failed(format!("GET {url}: {e}")),
-        };
-        let status = resp.status().as_u16();
-        match resp.text().await {
-            Ok(t) => Got::Status(status, t),
-            Err(e) => Got::Failed(format!("GET {url}: {status}, body unreadable: {e}")),
+        get_url(&self.http, &self.auth, format!("{}{path}", self.base)).await
+    }
+
+    /// GETs `paths`, at most [`CONCURRENCY`] at a time; answers in order.
+    async fn get_all(&self, paths: Vec<String>) -> Vec<Got> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut set = tokio::task::JoinSet::new();
+        let n = paths.len();
+        for (i, path) in paths.into_iter().enumerate() {
+            let (http, auth, url) = (
+                self.http.clone(),
+                self.auth.clone(),
+                format!("{}{path}", self.base),
+            );
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (i, get_url(&http, &auth, url).await)
+            });
         }
+        let mut out: Vec<Option<Got>> = (0..n).map(|_| None).collect();
+        while let Some(res) = set.join_next().await {
+            if let Ok((i, got)) = res {
+                out[i] = Some(got);
+            }
+        }
+        out.into_iter()
+            .map(|g| g.unwrap_or_else(|| Got::Failed("request task failed".into())))
+            .collect()
     }
 
     /// Opens a signed checkpoint of this log (any organisation's origin).
@@ -327,23 +363,31 @@ impl Auditor {
             .as_ref()
             .map(|c| format!("&tree_size={}", c.size))
             .unwrap_or_default();
-        for r in receipts {
-            report.receipts += 1;
-            let (status, detail) = self.audit_one(r, &size_q).await;
-            report.count(status);
-            if status != AuditStatus::Ok {
-                report.problems.push(AuditedEvent {
-                    id: r.id.to_string(),
-                    agent_id: r.agent_id.clone(),
-                    seq: r.seq,
-                    hash: r.hash,
-                    received_at: r.received_at.clone(),
-                    status,
-                    detail,
-                });
+        for chunk in receipts.chunks(CHUNK) {
+            let paths = chunk.iter().map(|r| inclusion_path(r, &size_q)).collect();
+            let answers = self.get_all(paths).await;
+            for (r, got) in chunk.iter().zip(answers) {
+                self.record(r, got, &size_q, report).await;
             }
         }
         Ok(())
+    }
+
+    async fn record(&mut self, r: &KeptReceipt, got: Got, size_q: &str, report: &mut AuditReport) {
+        report.receipts += 1;
+        let (status, detail) = self.audit_one(r, got, size_q).await;
+        report.count(status);
+        if status != AuditStatus::Ok {
+            report.problems.push(AuditedEvent {
+                id: r.id.to_string(),
+                agent_id: r.agent_id.clone(),
+                seq: r.seq,
+                hash: r.hash,
+                received_at: r.received_at.clone(),
+                status,
+                detail,
+            });
+        }
     }
 
     /// Fetches and verifies the latest checkpoint, checks it extends the
@@ -533,9 +577,14 @@ impl Auditor {
         r
     }
 
-    async fn audit_one(&mut self, r: &KeptReceipt, size_q: &str) -> (AuditStatus, String) {
-        let path = format!("/v1/proofs/inclusion?event_id={}{size_q}", r.id);
-        let body = match self.get(&path).await {
+    async fn audit_one(
+        &mut self,
+        r: &KeptReceipt,
+        got: Got,
+        size_q: &str,
+    ) -> (AuditStatus, String) {
+        let path = inclusion_path(r, size_q);
+        let body = match got {
             Got::Status(200, body) => body,
             Got::Status(404, body) => {
                 return (
@@ -641,6 +690,10 @@ impl Auditor {
             ),
         }
     }
+}
+
+fn inclusion_path(r: &KeptReceipt, size_q: &str) -> String {
+    format!("/v1/proofs/inclusion?event_id={}{size_q}", r.id)
 }
 
 /// The text part of a signed note (for reading the origin before the key
