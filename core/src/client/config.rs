@@ -141,8 +141,10 @@ pub struct ClientConfig {
     /// Default `"default"`.
     pub agent_id: String,
     /// `SEALTRAIL_SPOOL_DIR`: directory of the disk spool (segment files and
-    /// `rejected/`). One client process at a time per directory (locked).
-    /// Default `.sealtrail/spool` under the working directory.
+    /// `rejected/`), and of the kept receipts (`receipts.jsonl`) and the
+    /// checkpoint saved by `audit_receipts` (`checkpoints.json`). One client
+    /// process at a time per directory (locked). Default `.sealtrail/spool`
+    /// under the working directory.
     pub spool_dir: PathBuf,
     /// `SEALTRAIL_SPOOL_MAX_BYTES`: cap on the spool's size on disk. A batch
     /// that would pass it is dropped, counted (`dropped`, `spool_full`) and
