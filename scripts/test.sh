@@ -3,14 +3,14 @@
 # PostgreSQL cluster under target/ for the server tests and removes it after.
 #
 #   scripts/test.sh            everything
-#   scripts/test.sh rust       one part: rust | vectors | python | node | e2e | demo | redact-bench
+#   scripts/test.sh rust       one part: rust | vectors | tlog-go | python | node | e2e | demo | redact-bench
 #
 # Environment: SEALTRAIL_TEST_FULL=1 runs the full-size fault suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PARTS=("$@")
-[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors python node e2e demo redact-bench)
+[ ${#PARTS[@]} -eq 0 ] && PARTS=(rust vectors tlog-go python node e2e demo redact-bench)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -32,6 +32,23 @@ fi
 if want vectors; then
   step "Chain vectors: independent Python verifier (standard library only)"
   python3 tests/python/verify_vectors.py
+  # The log layer (docs/chain-spec.md §7), checked the same way: the worked
+  # vectors, transparency-dev's proof probes, and the cases core's tlog makes
+  # (the file tests/tlog-go reads), remade when missing or older than the code.
+  step "Log vectors: independent Python verifier (standard library only, Ed25519 included)"
+  cases="${CARGO_TARGET_DIR:-target}/tlog-cases.json"
+  if [ ! -s "$cases" ] || [ -n "$(find core/src/tlog core/examples/tlog_cases.rs -newer "$cases" -print -quit)" ]; then
+    mkdir -p "$(dirname "$cases")"
+    cargo run -q --locked -p sealtrail-core --example tlog_cases > "$cases"
+  fi
+  python3 tests/python/verify_log.py "$cases"
+fi
+
+if want tlog-go; then
+  # Go's golang.org/x/mod/sumdb/{note,tlog} check the notes, trees and
+  # proofs core's tlog makes (installs golang-go with apt-get when missing).
+  step "Transparency log: conformance with Go's sumdb/note and sumdb/tlog"
+  bash tests/tlog-go/run.sh
 fi
 
 VENV="$ROOT/target/venv"

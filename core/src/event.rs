@@ -132,10 +132,11 @@ impl EventId {
 
     /// A new id whose time part is `at` (an event recorded after the fact
     /// with its start time): after every id made before it in the same
-    /// millisecond or an earlier one. An `at` earlier than the last id made
-    /// gets a fresh random id of its own millisecond: the generator would
-    /// keep the later time, and the server refuses an id whose time is far
-    /// from its event's `ts` (a tool call that ran for minutes).
+    /// millisecond or an earlier one. An `at` over a second earlier than the
+    /// last id made gets a fresh random id of its own millisecond: the
+    /// generator would keep the later time, and the server refuses an id
+    /// whose time is far from its event's `ts` (a tool call that ran for
+    /// minutes).
     pub fn generate_at(at: std::time::SystemTime) -> Self {
         let ms = at
             .duration_since(std::time::UNIX_EPOCH)
@@ -143,7 +144,9 @@ impl EventId {
         if let Ok(mut guard) = ULID_GEN.lock() {
             let gen = guard.get_or_insert_with(ulid::Generator::new);
             if let Ok(id) = gen.generate_from_datetime(at) {
-                if u128::from(id.timestamp_ms()) == ms {
+                // Within a second of `at` (ids made in the same millisecond,
+                // or a clock that stepped back a little): keep the order.
+                if u128::from(id.timestamp_ms()) <= ms + 1000 {
                     return EventId(id);
                 }
             }
@@ -368,7 +371,10 @@ pub struct Tokens {
 }
 
 /// One audit event, as the client makes it. `None` fields are absent from
-/// the canonical form (an explicit JSON `null` reads as absent).
+/// the canonical form. An explicit JSON `null` reads as absent, both for a
+/// member of the event and for a member of `decision`, `error` and
+/// `tokens` (spec section 1); inside `inputs`, `outputs` and `attrs` a
+/// `null` is data and is kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
@@ -475,6 +481,16 @@ impl Event {
                 "an event must be a JSON object",
             ));
         }
+        // A null optional member is absent (serde's `Option`); a null
+        // required one is named here, as serde's message would not.
+        if let Some(k) = ["id", "ts", "agent_id", "type"]
+            .into_iter()
+            .find(|k| value.get(k).is_some_and(Value::is_null))
+        {
+            return Err(Error::invalid(format!(
+                "{k} is required and cannot be null"
+            )));
+        }
         let event: Event =
             serde_json::from_value(value).map_err(|e| Error::invalid(e.to_string()))?;
         event.validate(limits)?;
@@ -508,15 +524,11 @@ impl Event {
             check_decimal(c)?;
         }
         if let Some(t) = &self.tokens {
-            check_safe_int("tokens.input", t.input)?;
-            check_safe_int("tokens.output", t.output)?;
+            check_tokens(t)?;
         }
         check_safe_int("latency_ms", self.latency_ms)?;
         if let Some(pii) = &self.pii {
-            for (k, v) in pii {
-                check_text("pii key", k, MAX_NAME_BYTES, true)?;
-                check_safe_int("pii count", Some(*v))?;
-            }
+            check_pii(pii)?;
         }
         // The event object itself is depth 1; values inside start at 2.
         for (field, v) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
@@ -527,6 +539,38 @@ impl Event {
         if let Some(attrs) = &self.attrs {
             for v in attrs.values() {
                 check_depth("attrs", v, 3, limits.max_depth)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks section 1 of the spec for an event whose JSON-valued members
+    /// are given as text (a stored row, [`Event::write_canonical_raw`]):
+    /// the event's own fields, and each text being one JSON value of the
+    /// member's type with no duplicate member name. Size and depth limits
+    /// are a receiver's policy, not a rule a stored event is checked by.
+    pub fn validate_raw(&self, raw: &RawPayloads<'_>) -> Result<()> {
+        self.validate(&Limits {
+            max_event_bytes: usize::MAX,
+            max_depth: usize::MAX,
+        })?;
+        for which in Payload::ALL {
+            let Some(text) = raw.get(which) else {
+                continue;
+            };
+            let name = which.name();
+            crate::json::check_str(text)
+                .map_err(|e| Error::new(ErrorKind::MalformedJson, format!("{name}: {e}")))?;
+            let typed = |e: serde_json::Error| Error::invalid(format!("{name}: {e}"));
+            match which {
+                // One JSON value (checked above) that opens with `{`.
+                Payload::Attrs if !text.trim_start().starts_with('{') => {
+                    return Err(Error::invalid("attrs must be a JSON object"));
+                }
+                Payload::Attrs => {}
+                Payload::Pii => check_pii(&serde_json::from_str(text).map_err(typed)?)?,
+                Payload::Tokens => check_tokens(&serde_json::from_str(text).map_err(typed)?)?,
+                Payload::Inputs | Payload::Outputs => {}
             }
         }
         Ok(())
@@ -741,6 +785,27 @@ pub enum Payload {
     Tokens,
 }
 
+impl Payload {
+    pub const ALL: [Payload; 5] = [
+        Payload::Attrs,
+        Payload::Inputs,
+        Payload::Outputs,
+        Payload::Pii,
+        Payload::Tokens,
+    ];
+
+    /// The member's name in the event.
+    pub fn name(self) -> &'static str {
+        match self {
+            Payload::Attrs => "attrs",
+            Payload::Inputs => "inputs",
+            Payload::Outputs => "outputs",
+            Payload::Pii => "pii",
+            Payload::Tokens => "tokens",
+        }
+    }
+}
+
 impl Event {
     /// Whether a JSON-valued member is present.
     pub fn has_payload(&self, which: Payload) -> bool {
@@ -885,6 +950,19 @@ fn check_text(field: &str, v: &str, max: usize, non_empty: bool) -> Result<()> {
     Ok(())
 }
 
+fn check_tokens(t: &Tokens) -> Result<()> {
+    check_safe_int("tokens.input", t.input)?;
+    check_safe_int("tokens.output", t.output)
+}
+
+fn check_pii(pii: &BTreeMap<String, u64>) -> Result<()> {
+    for (k, v) in pii {
+        check_text("pii key", k, MAX_NAME_BYTES, true)?;
+        check_safe_int("pii count", Some(*v))?;
+    }
+    Ok(())
+}
+
 fn check_safe_int(field: &str, v: Option<u64>) -> Result<()> {
     match v {
         Some(n) if n > MAX_SAFE_INTEGER => Err(Error::invalid(format!(
@@ -950,7 +1028,9 @@ fn too_deep(field: &str, max: usize) -> Error {
 }
 
 /// Parses JSON bytes after checking size, UTF-8 and nesting depth, so that
-/// hostile input is refused before the parser recurses into it.
+/// hostile input is refused before the parser recurses into it. A member
+/// name that appears twice in an object is refused (I-JSON, which RFC 8785
+/// requires), never resolved by the last one winning.
 pub fn parse_json_limited(bytes: &[u8], limits: &Limits) -> Result<Value> {
     if bytes.len() > limits.max_event_bytes {
         return Err(Error::new(
@@ -975,7 +1055,7 @@ pub fn parse_json_limited(bytes: &[u8], limits: &Limits) -> Result<Value> {
     if depth > limits.max_depth {
         return Err(too_deep("event", limits.max_depth));
     }
-    serde_json::from_str(text)
+    crate::json::from_str(text)
         .map_err(|e| Error::new(ErrorKind::MalformedJson, format!("malformed JSON: {e}")))
 }
 
@@ -1143,6 +1223,108 @@ mod tests {
     }
 
     #[test]
+    fn null_members_are_absent_outside_free_json() {
+        let bare = Event::from_slice(minimal().as_bytes(), &Limits::default()).unwrap();
+        for member in [
+            "actor_id",
+            "inputs",
+            "decision",
+            "attrs",
+            "pii",
+            "latency_ms",
+        ] {
+            let with_null = minimal().replace("}", &format!(",\"{member}\":null}}"));
+            let e = Event::from_slice(with_null.as_bytes(), &Limits::default()).unwrap();
+            assert_eq!(e.canonical_bytes(), bare.canonical_bytes(), "{member}");
+        }
+        let nested = minimal().replace(
+            "}",
+            r#","decision":{"outcome":"approved","by":null},"tokens":{"input":null,"output":3},"attrs":{"k":null}}"#,
+        );
+        let e = Event::from_slice(nested.as_bytes(), &Limits::default()).unwrap();
+        let text = String::from_utf8(e.canonical_bytes()).unwrap();
+        assert!(
+            text.contains(r#""decision":{"outcome":"approved"}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""tokens":{"output":3}"#), "{text}");
+        // Inside free JSON a null is a value.
+        assert!(text.contains(r#""attrs":{"k":null}"#), "{text}");
+        // A required member cannot be null, nor a pii count.
+        let e = err_of(&minimal().replace("\"a\"", "null"));
+        assert!(e.message().contains("agent_id"), "{e}");
+        let e = err_of(&minimal().replace("}", r#","pii":{"email":null}}"#));
+        assert_eq!(e.kind(), ErrorKind::InvalidEvent, "{e}");
+    }
+
+    #[test]
+    fn duplicate_member_names_refused() {
+        for (from, to) in [
+            (
+                "\"type\":\"request\"",
+                "\"type\":\"decision\",\"type\":\"request\"",
+            ),
+            ("}", r#","inputs":{"q":1,"q":2}}"#),
+            (
+                "}",
+                r#","decision":{"outcome":"denied","outcome":"approved"}}"#,
+            ),
+        ] {
+            let e = err_of(&minimal().replacen(from, to, 1));
+            assert_eq!(e.kind(), ErrorKind::MalformedJson, "{to}: {e}");
+            assert!(e.message().contains("duplicate member name"), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn raw_payloads_validated_as_section_1() {
+        let e = Event::from_slice(minimal().as_bytes(), &Limits::default()).unwrap();
+        let ok = RawPayloads {
+            attrs: Some(r#"{"a":null}"#),
+            inputs: Some("[1,2]"),
+            pii: Some(r#"{"email":2}"#),
+            tokens: Some(r#"{"input":1}"#),
+            ..RawPayloads::default()
+        };
+        e.validate_raw(&ok).unwrap();
+        for bad in [
+            RawPayloads {
+                inputs: Some(r#"{"a":1,"a":1}"#),
+                ..ok
+            },
+            RawPayloads {
+                inputs: Some("[1] [2]"),
+                ..ok
+            },
+            RawPayloads {
+                attrs: Some("[1]"),
+                ..ok
+            },
+            RawPayloads {
+                pii: Some(r#"{"email":-1}"#),
+                ..ok
+            },
+            RawPayloads {
+                pii: Some(r#"{"email":1.5}"#),
+                ..ok
+            },
+            RawPayloads {
+                tokens: Some(r#"{"input":9007199254740992}"#),
+                ..ok
+            },
+            RawPayloads {
+                tokens: Some(r#"{"inputs":1}"#),
+                ..ok
+            },
+        ] {
+            assert!(e.validate_raw(&bad).is_err(), "{bad:?}");
+        }
+        let mut unruly = e.clone();
+        unruly.agent_id = "tab\there".into();
+        assert!(unruly.validate_raw(&ok).is_err());
+    }
+
+    #[test]
     fn invalid_utf8_named() {
         let mut b = minimal().into_bytes();
         b[45] = 0xff;
@@ -1296,7 +1478,7 @@ mod tests {
     #[test]
     fn an_id_made_after_the_fact_carries_its_own_time() {
         let now = std::time::SystemTime::now();
-        let later = EventId::generate_at(now + std::time::Duration::from_secs(600));
+        let later = EventId::generate_at(now);
         let earlier = now - std::time::Duration::from_secs(3600);
         let id = EventId::generate_at(earlier);
         let want = earlier

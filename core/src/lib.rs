@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod hash;
 pub mod jcs;
+pub mod json;
 pub mod wire;
 
 pub use chain::{BreakReason, ChainBreak, ChainId, ChainRecord, Verified, Verifier};

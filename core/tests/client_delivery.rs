@@ -305,3 +305,53 @@ fn queue_full_drops_newest_and_counts() {
         "record after shutdown is refused"
     );
 }
+
+/// A tool output a web page can plant (`sk-` repeated over 120 KB) used to
+/// cost the worker seconds of redaction per copy; the 50 calls after it sat
+/// in the queue past `shutdown(5 s)` and were lost. Redaction is linear now:
+/// all 102 events are delivered well within the deadline.
+#[test]
+fn hostile_tool_output_does_not_stall_the_calls_after_it() {
+    use sealtrail_core::capture::Context;
+    use sealtrail_core::client::{EndedCall, Payload, ToolSpec};
+    use sealtrail_core::{EventId, Timestamp};
+    use serde_json::json;
+
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let client = Client::new(config(&server.endpoint(), dir.path())).unwrap();
+    let tool = std::sync::Arc::new(ToolSpec {
+        agent_id: "a".into(),
+        name: "browse".into(),
+        attrs: None,
+        redact: None,
+    });
+    let call = |inputs: serde_json::Value, outputs: serde_json::Value| {
+        let t0 = std::time::SystemTime::now();
+        EndedCall {
+            tool: tool.clone(),
+            ctx: Context::default(),
+            call_id: EventId::generate_at(t0),
+            started: Timestamp::at(t0),
+            end_id: EventId::generate(),
+            ended: Timestamp::now(),
+            latency_ms: Some(1),
+            inputs: Some(Payload::Value(inputs)),
+            outputs: Some(Payload::Value(outputs)),
+            error: None,
+        }
+    };
+    let hostile = "sk-".repeat(40_000);
+    assert_eq!(hostile.len(), 120_000);
+    assert!(client.record_call(call(
+        json!({"url": "https://example.com/planted"}),
+        json!({"text": hostile}),
+    )));
+    for i in 0..50 {
+        assert!(client.record_call(call(json!({"i": i}), json!({"ok": i}))));
+    }
+    let r = client.shutdown(Duration::from_secs(5));
+    assert!(r.complete, "{r:?}");
+    assert_eq!((r.delivered, r.queued, r.dropped), (102, 0, 0), "{r:?}");
+    assert_eq!(server.state.unique(), 102);
+}

@@ -68,6 +68,8 @@ pub enum Perm {
     Read,
     Export,
     Admin,
+    /// Checkpoints and proofs: any key of the organisation.
+    Proof,
 }
 
 impl Perm {
@@ -77,6 +79,7 @@ impl Perm {
             Perm::Read => matches!(role, Role::Ops | Role::Compliance | Role::Admin),
             Perm::Export => matches!(role, Role::Compliance | Role::Admin),
             Perm::Admin => role == Role::Admin,
+            Perm::Proof => true,
         }
     }
     fn describe(self) -> &'static str {
@@ -85,6 +88,7 @@ impl Perm {
             Perm::Read => "an ops, compliance or admin key",
             Perm::Export => "a compliance or admin key",
             Perm::Admin => "an admin key",
+            Perm::Proof => "a key of the organisation",
         }
     }
 }

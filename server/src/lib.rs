@@ -7,10 +7,12 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod log;
 pub mod maintenance;
 pub mod metrics;
 pub mod search;
 pub mod state;
+pub mod witness;
 
 pub use error::ApiError;
 pub use http::app;

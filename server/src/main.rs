@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -111,6 +112,8 @@ enum Command {
         /// skew), and how far an event id's time may be from its ts.
         #[arg(long, env = "SEALTRAIL_MAX_FUTURE", default_value = "5m", value_parser = parse_duration)]
         max_future: Duration,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Apply pending migrations (run as the database owner).
     Migrate {
@@ -142,6 +145,35 @@ enum Command {
         /// reported truncated or rewritten.
         #[arg(long, requires = "ledger")]
         head: Vec<String>,
+        #[command(flatten)]
+        log: CheckpointArgs,
+    },
+    /// The log's signing key, or a witness's.
+    LogKey {
+        #[command(subcommand)]
+        command: LogKeyCommand,
+    },
+    /// Run an independent witness (C2SP tlog-witness): cosigns a checkpoint
+    /// of the log only when it consistently extends the last one it
+    /// cosigned, and refuses (and records) one that rewrites history.
+    Witness {
+        /// Address to listen on.
+        #[arg(
+            long,
+            env = "SEALTRAIL_WITNESS_LISTEN",
+            default_value = "127.0.0.1:8090"
+        )]
+        listen: SocketAddr,
+        /// The witness's private key (`sealtrail log-key generate --witness`).
+        #[arg(long, env = "SEALTRAIL_WITNESS_KEY_FILE")]
+        key: std::path::PathBuf,
+        /// Directory of the witness's state (the last checkpoint cosigned per
+        /// origin); keep it where the log's operator cannot write.
+        #[arg(long, env = "SEALTRAIL_WITNESS_STATE")]
+        state: std::path::PathBuf,
+        /// The log's verifier key, as `sealtrail log-key generate` printed it.
+        #[arg(long, env = "SEALTRAIL_LOG_KEY")]
+        log_key: String,
     },
     /// Export an organisation's events (oldest first).
     Export {
@@ -232,6 +264,92 @@ enum Command {
     Version,
 }
 
+/// The transparency log of `sealtrail serve`.
+#[derive(Args, Clone)]
+struct LogArgs {
+    /// The log's private key (`sealtrail log-key generate`); without it links
+    /// are integrated but no checkpoint is signed.
+    #[arg(long, env = "SEALTRAIL_LOG_KEY_FILE")]
+    log_key_file: Option<std::path::PathBuf>,
+    /// How often a checkpoint is signed (when the tree grew).
+    #[arg(long, env = "SEALTRAIL_CHECKPOINT_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    checkpoint_interval: Duration,
+    /// Write each checkpoint to DIR/<org id>/<size> and DIR/<org id>/latest.
+    #[arg(long, env = "SEALTRAIL_CHECKPOINT_DIR")]
+    checkpoint_dir: Option<std::path::PathBuf>,
+    /// POST each checkpoint (text/plain, header X-Sealtrail-Org) here.
+    #[arg(long, env = "SEALTRAIL_CHECKPOINT_WEBHOOK")]
+    checkpoint_webhook: Option<String>,
+    /// A witness's base URL (tlog-witness add-checkpoint). Repeatable.
+    #[arg(long = "witness", env = "SEALTRAIL_WITNESSES", value_delimiter = ',')]
+    witnesses: Vec<String>,
+}
+
+impl LogArgs {
+    fn config(&self) -> anyhow::Result<sealtrail_server::log::LogConfig> {
+        let key = match &self.log_key_file {
+            Some(p) => {
+                let k = sealtrail_server::witness::read_key_file(p)?;
+                if k.alg() != sealtrail_core::tlog::ALG_ED25519 {
+                    bail!("{} is a witness key, not a log key", p.display());
+                }
+                Some(k)
+            }
+            None => None,
+        };
+        Ok(sealtrail_server::log::LogConfig {
+            key,
+            checkpoint_interval: self.checkpoint_interval.max(Duration::from_millis(100)),
+            checkpoint_dir: self.checkpoint_dir.clone(),
+            webhook: self.checkpoint_webhook.clone(),
+            witnesses: self.witnesses.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+/// `sealtrail verify --checkpoints`: check the stored links against the
+/// checkpoints published outside the database.
+#[derive(Args, Clone)]
+struct CheckpointArgs {
+    /// Published checkpoints: a directory of signed notes (or of one
+    /// folder per organisation id, as SEALTRAIL_CHECKPOINT_DIR writes), or a
+    /// URL serving one note or a /v1/checkpoints list. Needs --org and
+    /// --log-key.
+    #[arg(long, requires_all = ["org", "log_key"])]
+    checkpoints: Option<String>,
+    /// The log's verifier key (`sealtrail log-key generate` printed it).
+    #[arg(long, env = "SEALTRAIL_LOG_KEY")]
+    log_key: Option<String>,
+    /// A witness's verifier key. Repeatable.
+    #[arg(long)]
+    witness_key: Vec<String>,
+    /// Cosignatures of these witnesses each checkpoint must carry.
+    #[arg(long, default_value_t = 0)]
+    witness_threshold: usize,
+    /// API key for a --checkpoints URL on a sealtrail server.
+    #[arg(long, env = "SEALTRAIL_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum LogKeyCommand {
+    /// Make a key: writes the private key to --out (mode 0600) and prints the
+    /// verifier key to publish.
+    Generate {
+        /// Where to write the private key (refuses to overwrite).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The log's name (each organisation's origin is NAME/ORG_ID), or the
+        /// witness's. No spaces or '+'.
+        #[arg(long, default_value = "sealtrail")]
+        name: String,
+        /// A witness's cosigning key (type 0x04) instead of a log key.
+        #[arg(long)]
+        witness: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key (and the organisation if missing); prints the key once.
@@ -298,6 +416,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             search_words,
             max_past,
             max_future,
+            log,
         } => {
             if max_past > MAX_PAST_LIMIT {
                 bail!("SEALTRAIL_MAX_PAST is at most 100 years");
@@ -324,7 +443,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 },
                 timeouts: dba.timeouts(),
             };
-            serve(cfg, &dba).await?;
+            serve(cfg, &dba, log.config()?).await?;
         }
         Command::Keys {
             command:
@@ -382,8 +501,59 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             org,
             agent,
             ledger: None,
+            log,
             ..
-        } => verify(&dba, org, agent).await?,
+        } => verify(&dba, org, agent, log).await?,
+        Command::LogKey {
+            command: LogKeyCommand::Generate { out, name, witness },
+        } => {
+            use sealtrail_core::tlog::{Signer, ALG_COSIGNATURE_V1, ALG_ED25519};
+            let alg = if witness {
+                ALG_COSIGNATURE_V1
+            } else {
+                ALG_ED25519
+            };
+            let key = Signer::generate(&name, alg).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .with_context(|| format!("creating {} (it must not exist)", out.display()))?;
+            writeln!(f, "{}", key.to_text())?;
+            f.sync_all()?;
+            eprintln!(
+                "wrote the private key to {} (mode 0600; keep it out of the database and its \
+                 backups). Publish the verifier key:",
+                out.display()
+            );
+            println!("{}", key.verifier().to_text());
+        }
+        Command::Witness {
+            listen,
+            key,
+            state,
+            log_key,
+        } => {
+            let signer = sealtrail_server::witness::read_key_file(&key)?;
+            let w = sealtrail_core::tlog::Witness::new(signer)
+                .map_err(|e| anyhow::anyhow!("{}: {e} (make one with --witness)", key.display()))?;
+            let log_key = sealtrail_core::tlog::Verifier::parse(log_key.trim())
+                .map_err(|e| anyhow::anyhow!("--log-key: {e}"))?;
+            let vkey = w.verifier().to_text();
+            let server = sealtrail_server::witness::WitnessServer::new(w, log_key, state.clone())
+                .with_context(|| format!("state directory {}", state.display()))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(target: "sealtrail::witness", %listen, key = %vkey, "witnessing");
+            axum::serve(
+                listener,
+                sealtrail_server::witness::router(std::sync::Arc::new(server)),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        }
         Command::Partitions { db: dba, from, to } => {
             if to < from {
                 bail!("--to {to} is before --from {from}");
@@ -574,7 +744,11 @@ async fn find_org(pool: &sqlx::PgPool, name: &str) -> anyhow::Result<uuid::Uuid>
     }
 }
 
-async fn serve(cfg: ServerConfig, dba: &DbArgs) -> anyhow::Result<()> {
+async fn serve(
+    cfg: ServerConfig,
+    dba: &DbArgs,
+    log: sealtrail_server::log::LogConfig,
+) -> anyhow::Result<()> {
     if cfg.migrate {
         let done = db::migrate(&cfg.database_url).await.context(
             "applying migrations (run `sealtrail migrate` as the owner, or pass --no-migrate)",
@@ -604,6 +778,17 @@ async fn serve(cfg: ServerConfig, dba: &DbArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     tokio::spawn(sealtrail_server::maintenance::run(state.clone()));
+    // The transparency log: integrate committed links, sign checkpoints.
+    if let Some(k) = &log.key {
+        let _ = state.0.log_key.set(k.verifier());
+    }
+    tokio::spawn(sealtrail_server::log::run_integrator(
+        state.db().clone(),
+        log.integrate_interval,
+    ));
+    tokio::spawn(sealtrail_server::log::run_checkpointer(
+        sealtrail_server::log::Checkpointer::new(state.db().clone(), log),
+    ));
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -632,7 +817,68 @@ async fn shutdown_signal() {
     tracing::info!(target: "sealtrail::http", "shutting down: finishing requests in flight");
 }
 
-async fn verify(dba: &DbArgs, org: Option<String>, agent: Option<String>) -> anyhow::Result<()> {
+/// The signed notes of `--checkpoints` (a directory or a URL) for `org`.
+async fn load_checkpoints(
+    source: &str,
+    org: uuid::Uuid,
+    api_key: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let mut req = reqwest::Client::new().get(source);
+        if let Some(k) = api_key {
+            req = req.bearer_auth(k);
+        }
+        let res = req.send().await.with_context(|| format!("GET {source}"))?;
+        if !res.status().is_success() {
+            bail!("GET {source}: {}", res.status());
+        }
+        let text = res.text().await?;
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            let notes: Vec<String> = match v.get("checkpoints") {
+                Some(list) => list
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["note"].as_str().map(str::to_string))
+                    .collect(),
+                None => v["note"].as_str().map(str::to_string).into_iter().collect(),
+            };
+            return Ok(notes);
+        }
+        return Ok(vec![text]);
+    }
+    let base = std::path::Path::new(source);
+    let dir = if base.join(org.to_string()).is_dir() {
+        base.join(org.to_string())
+    } else {
+        base.to_path_buf()
+    };
+    let mut notes = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    names.sort();
+    for p in names {
+        notes
+            .push(std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    Ok(notes)
+}
+
+async fn verify(
+    dba: &DbArgs,
+    org: Option<String>,
+    agent: Option<String>,
+    log: CheckpointArgs,
+) -> anyhow::Result<()> {
     let pool = dba.pool().await?;
     let orgs = match &org {
         Some(name) => vec![(find_org(&pool, name).await?, name.clone())],
@@ -691,6 +937,64 @@ async fn verify(dba: &DbArgs, org: Option<String>, agent: Option<String>) -> any
         "verified {total} events in {secs:.2} s ({:.0} events/s); {broken} broken chain(s)",
         total as f64 / secs.max(1e-9)
     );
+    let mut rewritten = false;
+    if let (Some(source), Some(name)) = (&log.checkpoints, &org) {
+        let org_id = find_org(&pool, name).await?;
+        let parse = |k: &str, what: &str| {
+            sealtrail_core::tlog::Verifier::parse(k.trim())
+                .map_err(|e| anyhow::anyhow!("{what} {k:?}: {e}"))
+        };
+        let keys = sealtrail_server::log::CheckpointKeys {
+            log_key: parse(log.log_key.as_deref().unwrap_or_default(), "--log-key")?,
+            witness_keys: log
+                .witness_key
+                .iter()
+                .map(|k| parse(k, "--witness-key"))
+                .collect::<anyhow::Result<_>>()?,
+            threshold: log.witness_threshold,
+        };
+        if keys.threshold > keys.witness_keys.len() {
+            bail!(
+                "--witness-threshold {} is more than the --witness-key given",
+                keys.threshold
+            );
+        }
+        let notes = load_checkpoints(source, org_id, log.api_key.as_deref()).await?;
+        if notes.is_empty() {
+            bail!("no checkpoint in {source}");
+        }
+        let started = Instant::now();
+        let report = sealtrail_server::log::verify_log(&pool, org_id, &notes, &keys, |n, of| {
+            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\r{name}: log {n}/{of} leaves ({rate:.0}/s)   ");
+        })
+        .await?;
+        eprintln!();
+        let secs = started.elapsed().as_secs_f64();
+        for p in &report.problems {
+            println!("{}", serde_json::json!({"org": name, "log": p}));
+        }
+        eprintln!(
+            "log: {} leaves recomputed in {secs:.2} s ({:.0} leaves/s), {} of {} checkpoint(s) \
+             hold{}",
+            report.leaves,
+            report.leaves as f64 / secs.max(1e-9),
+            report.checkpoints_ok,
+            report.checkpoints,
+            if report.pruned > 0 {
+                format!(", {} leaves of events removed by retention", report.pruned)
+            } else {
+                String::new()
+            }
+        );
+        if let Some(p) = report.first_broken_checkpoint() {
+            eprintln!("HISTORY REWRITTEN: {}", p.detail);
+        }
+        rewritten = report.rewritten();
+    }
+    if rewritten {
+        std::process::exit(3);
+    }
     if broken > 0 {
         std::process::exit(2);
     }

@@ -26,6 +26,9 @@ pub struct Inner {
     /// Wakes the maintenance task early (ingest met a month without its
     /// partition).
     pub maintenance: tokio::sync::Notify,
+    /// The log's verifier key, when the server signs checkpoints: `POST
+    /// /v1/verify` checks the stored checkpoints with it.
+    pub log_key: std::sync::OnceLock<sealtrail_core::tlog::Verifier>,
     /// When each key's `last_used_at` was last written, to write it at most
     /// once a minute rather than on every request.
     pub key_touched: Mutex<HashMap<Uuid, Instant>>,
@@ -51,6 +54,7 @@ impl AppState {
             metrics: Metrics::default(),
             window,
             maintenance: tokio::sync::Notify::new(),
+            log_key: std::sync::OnceLock::new(),
             key_touched: Mutex::new(HashMap::new()),
         }))
     }

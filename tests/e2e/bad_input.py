@@ -144,6 +144,58 @@ def raw_post(url: str, key: str, total: int, chunk: bytes, prefix: bytes = b"", 
     return int(head.split(b" ")[1]), rest
 
 
+HOSTILE_AGENT = r"""
+import json, sys, time
+import sealtrail
+
+@sealtrail.tool
+def browse(url):
+    # Text a web page can plant: a secret prefix repeated over 120 KB.
+    return {"text": "sk-" * 40_000}
+
+@sealtrail.tool
+def lookup(i):
+    return {"ok": i}
+
+t0 = time.time()
+browse("https://example.com/planted")
+for i in range(50):
+    lookup(i)
+report = sealtrail.shutdown(5.0)
+print(json.dumps(dict(report, seconds=round(time.time() - t0, 3))), flush=True)
+"""
+
+
+def hostile_tool_output(t: "Suite", server: h.Server, cluster: h.Cluster, key: str, run: h.RunDir) -> None:
+    """A 120 KB tool output of `sk-sk-sk-...` and 50 tool calls after it:
+    `shutdown(5)` reports complete and all 102 events are stored (the output
+    redacted). Redaction used to be quadratic there, and the calls after it
+    were lost."""
+    import subprocess
+    agent = "hostile-output-agent"
+    env = dict(os.environ, SEALTRAIL_ENDPOINT=server.url, SEALTRAIL_API_KEY=key,
+               SEALTRAIL_AGENT_ID=agent, SEALTRAIL_SPOOL_DIR=run.sub("hostile-spool"))
+    case = "120 KB of 'sk-' repeated, then 50 tool calls (Python package)"
+    try:
+        p = subprocess.run([h.ensure_venv(), "-c", HOSTILE_AGENT], env=env, capture_output=True,
+                           text=True, timeout=120)
+        lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
+        report = json.loads(lines[-1]) if lines else {}
+    except (subprocess.TimeoutExpired, ValueError) as e:
+        report, p = {}, None
+        t.failures.append(f"{case}: {e}")
+    stored = cluster.psql(f"SELECT count(*) FROM audit_events WHERE agent_id = '{agent}'")
+    leaked = cluster.psql(f"SELECT count(*) FROM audit_events WHERE agent_id = '{agent}' "
+                          "AND outputs::text LIKE '%sk-sk-sk-%'")
+    ok = (report.get("complete") is True and report.get("delivered") == 102 and stored == "102"
+          and leaked == "0")
+    detail = (f"shutdown(5): {report or (p.stderr[-300:] if p else 'no report')}; "
+              f"stored {stored}, unredacted {leaked}")
+    t.rows.append((case, 0, "-", detail, ok))
+    if not ok:
+        t.failures.append(f"{case}: {detail}")
+
+
 def main() -> int:
     run = h.RunDir("bad-input")
     cluster = h.Cluster(run, fsync=False)
@@ -320,6 +372,10 @@ def main() -> int:
         tables = cluster.psql("SELECT count(*) FROM pg_tables WHERE tablename IN ('audit_events', 'api_keys')")
         if tables != "2":
             t.failures.append("a table is gone")
+
+        # --- hostile tool output through the real Python package (after the
+        # store check: these 102 events are stored on purpose, in their own chain)
+        hostile_tool_output(t, server, cluster, keys["ingest"], run)
 
         w = max(len(r[0]) for r in t.rows)
         print(f"\n{'case'.ljust(w)}  status  {'error kind'.ljust(15)}  detail")

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{link_hash, ChainBreak, ChainId, ChainRecord, Verifier};
+use crate::chain::{link_hash, BreakReason, ChainBreak, ChainId, ChainRecord, Verifier};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::{sha256, Hash};
 
@@ -135,7 +135,7 @@ impl LedgerWriter {
             if line.is_empty() {
                 continue;
             }
-            let head: LineHead = serde_json::from_slice(line).map_err(|e| {
+            let head: LineHead = read_line_as(line).map_err(|e| {
                 Error::new(
                     ErrorKind::MalformedJson,
                     format!(
@@ -240,8 +240,24 @@ impl LedgerWriter {
     }
 }
 
-/// One ledger line as stored.
+/// A ledger line read as I-JSON (a member name twice is refused, as
+/// everywhere an event is read), then as `T`.
+fn read_line_as<T: serde::de::DeserializeOwned>(line: &[u8]) -> std::result::Result<T, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8: {e}"))?;
+    let value = crate::json::from_str(text).map_err(|e| e.to_string())?;
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Limits a stored event is not checked against: size and depth are a
+/// receiver's policy, not part of what verification checks (spec §4).
+const NO_LIMITS: crate::event::Limits = crate::event::Limits {
+    max_event_bytes: usize::MAX,
+    max_depth: usize::MAX,
+};
+
+/// One ledger line as stored: exactly these members (spec §5).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Line {
     seq: u64,
     org_id: String,
@@ -257,7 +273,7 @@ struct Line {
 pub struct LedgerChain {
     pub org_id: String,
     pub agent_id: String,
-    /// Links that verified (up to the break, if any).
+    /// Links that verified (up to the break, if any), and the last of them.
     pub count: u64,
     pub head_seq: u64,
     pub head_hash: Hash,
@@ -296,7 +312,7 @@ impl LedgerReport {
 }
 
 fn parse_line(text: &str) -> std::result::Result<(Line, String), String> {
-    let line: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let line: Line = read_line_as(text.as_bytes())?;
     let agent = line
         .event
         .get("agent_id")
@@ -332,20 +348,25 @@ fn for_each_line(path: &Path, mut f: impl FnMut(u64, &str)) -> Result<u64> {
 /// content hash from its fields and each link hash, and names the first
 /// broken seq of each chain and why. `Err` only when the file cannot be read.
 pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
-    // Pass 1: every link hash per chain, to tell a reordered link (its
-    // prev_hash belongs to the chain) from a forged one.
-    let mut known: HashMap<(String, String), HashSet<Hash>> = HashMap::new();
+    // Pass 1: every link hash and seq per chain, to tell a reordered link
+    // (its prev_hash belongs to the chain; its seq stands elsewhere in the
+    // file) from a forged or a missing one.
+    #[derive(Default)]
+    struct Known {
+        hashes: HashSet<Hash>,
+        seqs: HashSet<u64>,
+    }
+    let mut known: HashMap<(String, String), Known> = HashMap::new();
     for_each_line(path, |_, text| {
         if let Ok((line, agent)) = parse_line(text) {
-            known
-                .entry((line.org_id.clone(), agent))
-                .or_default()
-                .insert(line.hash);
+            let k = known.entry((line.org_id.clone(), agent)).or_default();
+            k.hashes.insert(line.hash);
+            k.seqs.insert(line.seq);
         }
     })?;
     struct State {
         v: Option<Verifier>,
-        brk: Option<(ChainBreak, u64)>,
+        brk: Option<(ChainBreak, u64, crate::chain::Verified)>,
         order: usize,
     }
     let mut states: HashMap<(String, String), State> = HashMap::new();
@@ -372,17 +393,38 @@ pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
             order,
         });
         let Some(v) = st.v.as_mut() else { return };
+        // The content hash is recomputed from the event read by section 1's
+        // rules (a null member is absent; an unknown member, a bad id, ts
+        // or integer breaks the link). An event that breaks them gets a
+        // content hash nothing matches, so the link is reported edited at
+        // its seq, after the seq checks, with the rule it breaks.
+        let (content_hash, bad) = match crate::event::Event::from_value(line.event, &NO_LIMITS) {
+            Ok(e) => (e.content_hash(), None),
+            Err(e) => {
+                let detail = format!("the event breaks section 1 of the spec: {}", e.message());
+                (sha256(detail.as_bytes()), Some(detail))
+            }
+        };
         let record = ChainRecord {
             seq: line.seq,
             key_id: line.key_id,
             prev_hash: line.prev_hash,
             hash: line.hash,
             stored_content_hash: Some(line.content_hash),
-            content_hash: sha256(&crate::jcs::to_vec(&line.event)),
+            content_hash,
         };
-        let set = known.get(&key);
-        if let Err(b) = v.push_with(&record, |h| set.is_some_and(|s| s.contains(h))) {
-            st.brk = Some((b, n));
+        let k = known.get(&key);
+        let pushed = v.push_known(
+            &record,
+            |h| k.is_some_and(|k| k.hashes.contains(h)),
+            |s| k.is_some_and(|k| k.seqs.contains(&s)),
+        );
+        if let Err(mut b) = pushed {
+            if let Some(d) = bad.filter(|_| b.seq == record.seq && b.reason == BreakReason::Edited)
+            {
+                b.detail = d;
+            }
+            st.brk = Some((b, n, v.progress()));
             st.v = None;
         }
     })?;
@@ -398,9 +440,10 @@ pub fn verify_ledger(path: &Path) -> Result<LedgerReport> {
             broken_line: None,
         };
         match (st.v, st.brk) {
-            (_, Some((b, line))) => {
-                c.count = b.seq.saturating_sub(1);
-                c.head_seq = b.seq.saturating_sub(1);
+            (_, Some((b, line, done))) => {
+                c.count = done.count;
+                c.head_seq = done.head_seq;
+                c.head_hash = done.head_hash;
                 c.broken = Some(b);
                 c.broken_line = Some(line);
             }
@@ -557,7 +600,11 @@ pub fn import_with(
         let Ok((line, _)) = parse_line(text) else {
             return;
         };
-        batch.push(&crate::jcs::to_vec(&line.event), &line.content_hash);
+        // Verified above: every event reads by section 1.
+        let Ok(event) = crate::event::Event::from_value(line.event, &NO_LIMITS) else {
+            return;
+        };
+        batch.push(&event.canonical_bytes(), &line.content_hash);
         report.events += 1;
         if batch.count() as usize >= opts.batch_size.max(1) {
             let full = std::mem::replace(&mut batch, BodyBuilder::with_capacity(0));

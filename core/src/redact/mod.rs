@@ -17,6 +17,14 @@
 //! mod-97, per-country phone plans) so that timestamps, ids, versions and
 //! hashes stay untouched.
 //!
+//! Linear in the text (proven by `tests/redact_linear.rs`, which counts the
+//! bytes each detector reads, see [`Redactor::count_steps`]): the built-in
+//! detectors read at most 24 bytes per byte of input, however hostile
+//! (repeated secret prefixes, key names, `@`, digit groups); custom rules
+//! are fed at most [`CUSTOM_WINDOW`] bytes per match found plus about four
+//! times the text (see [`custom_matches`]). So no string, whatever a tool
+//! returned, holds the worker up for long.
+//!
 //! Not detected: email addresses with a non-ASCII local part, 9-digit SSNs
 //! without separators unless the text says "SSN" or "social security" just
 //! before, national phone numbers shorter than 10 digits (except with `+CC`),
@@ -27,6 +35,7 @@ mod keys;
 mod render;
 mod scan;
 mod secrets;
+mod steps;
 mod stream;
 
 use std::borrow::Cow;
@@ -36,6 +45,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+#[doc(hidden)]
+pub use steps::ScanSteps;
 pub use stream::{redact_stream, StreamSummary};
 
 /// How one type of finding is written in the output.
@@ -494,6 +505,55 @@ struct TypeInfo {
     mode: Mode,
 }
 
+/// The smallest window a custom rule is searched in, and how far before its
+/// end a match must stop to be taken (see [`custom_matches`]).
+const CUSTOM_WINDOW: usize = 128;
+const CUSTOM_MARGIN: usize = 64;
+
+/// The non-empty matches of a custom rule, as `find_iter` finds them, with
+/// bounded work. `find_iter` is linear for most patterns, but a
+/// leftmost-first alternation whose first branch can keep growing
+/// (`a[a-z]*b|a` over `aaaa…`) makes each search read to the end of the
+/// text: quadratic in it. Here each search is fed a window from where the
+/// last match ended: a match that ends at least [`CUSTOM_MARGIN`] bytes
+/// before the window's end is taken; otherwise (no match, or one that may
+/// go on) the window doubles, up to the whole text. Every match of at most
+/// `CUSTOM_MARGIN` bytes is found exactly as `find_iter` finds it (one that
+/// started earlier would have had to run past the window), and a greedy
+/// match of any length is found whole. A leftmost-first alternation whose
+/// preferred branch is longer than that may take its shorter branch.
+///
+/// Work: at most `CUSTOM_WINDOW` bytes per match plus, between matches,
+/// doubling windows that add up to under four times the distance.
+fn custom_matches(re: &regex::Regex, text: &str, mut hit: impl FnMut(usize, usize)) {
+    let n = text.len();
+    let mut pos = 0;
+    let mut w = CUSTOM_WINDOW;
+    while pos <= n {
+        let mut end = pos.saturating_add(w).min(n);
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        steps::add(steps::Stage::Custom, end - pos);
+        let m = re.find_at(&text[..end], pos);
+        let done = end == n;
+        match m {
+            Some(m) if done || m.end() + CUSTOM_MARGIN <= end => {
+                if m.end() > m.start() {
+                    hit(m.start(), m.end());
+                    pos = m.end();
+                } else {
+                    // An empty match: step over one character.
+                    pos = m.end() + text[m.end()..].chars().next().map_or(1, char::len_utf8);
+                }
+                w = CUSTOM_WINDOW;
+            }
+            None if done => break,
+            _ => w = w.saturating_mul(2),
+        }
+    }
+}
+
 /// The compiled redaction engine. Build once, share (`Arc<Redactor>`).
 pub struct Redactor {
     types: Vec<TypeInfo>,
@@ -629,11 +689,7 @@ impl Redactor {
             scan::scan_ipv6(b, out);
         }
         for (re, t) in &self.custom {
-            for m in re.find_iter(text) {
-                if m.end() > m.start() {
-                    out.push(Span::new(m.start(), m.end(), *t, "custom"));
-                }
-            }
+            custom_matches(re, text, |s, e| out.push(Span::new(s, e, *t, "custom")));
         }
         if out.len() > 1 {
             // Earlier start first; at equal starts the longer span wins. The
@@ -648,6 +704,16 @@ impl Redactor {
             }
             out.truncate(w);
         }
+    }
+
+    /// The work one [`Redactor::find`] of `text` does, by stage: the bytes
+    /// its detectors read. For the linearity tests (`tests/redact_linear.rs`).
+    #[doc(hidden)]
+    pub fn count_steps(&self, text: &str) -> ScanSteps {
+        steps::take();
+        let mut spans = Vec::new();
+        self.spans(text, &mut spans);
+        steps::take().into()
     }
 
     /// Redacts `text`; borrows it back unchanged when nothing was found.

@@ -7,6 +7,7 @@
 //! so text without candidates costs a few instructions per 64 bytes.
 
 use super::checks;
+use super::steps::{self, Stage};
 use super::{Span, T_CARD, T_EMAIL, T_IBAN, T_IP, T_PHONE, T_SECRET, T_SSN};
 
 /// Which built-in detectors of this pass are on.
@@ -248,6 +249,7 @@ fn scan_with(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>, masks: impl Fn(&[u8], 
     // (at most 7 bytes) stays inside the window.
     const STEP: usize = 56;
     let n = b.len();
+    steps::add(Stage::Scan, n);
     let mut i = 0;
     let mut cursor = 0;
     // The last window (all of most JSON strings) is classified from a copy
@@ -288,6 +290,7 @@ fn scan_with(b: &[u8], o: &ScanOpts, out: &mut Vec<Span>, masks: impl Fn(&[u8], 
         }
         while cand != 0 {
             let p = i + cand.trailing_zeros() as usize;
+            steps::add(Stage::Scan, 1);
             cursor = match b[p] {
                 b'@' => on_at(b, p, o, out),
                 c if c.is_ascii_digit() => on_digit(b, p, o, out),
@@ -313,7 +316,13 @@ fn on_iban(b: &[u8], p: usize, out: &mut Vec<Span>) -> usize {
 
 /// The end of the `[0-9A-Za-z_]` run at `i` (16 bytes per step with SSE2:
 /// hex hashes and identifiers are most of what a log's digits sit in).
-fn skip_word(b: &[u8], mut i: usize) -> usize {
+fn skip_word(b: &[u8], i: usize) -> usize {
+    let e = skip_word_inner(b, i);
+    steps::add(Stage::Scan, e - i);
+    e
+}
+
+fn skip_word_inner(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::*;
@@ -388,6 +397,7 @@ fn url_password(b: &[u8], at: usize) -> Option<(usize, usize)> {
     let mut k = at;
     let mut colon = None;
     while k > lo {
+        steps::add(Stage::Scan, 1);
         let c = b[k - 1];
         if c == b'/' {
             if k >= 3 && b[k - 2] == b'/' && b[k - 3] == b':' {
@@ -427,6 +437,7 @@ pub(crate) fn email(b: &[u8], at: usize, at_len: usize) -> Option<(usize, usize)
     while s > lo && is_local(b[s - 1]) {
         s -= 1;
     }
+    steps::add(Stage::Scan, at - s);
     while s < at && matches!(b[s], b'.' | b'-' | b'+' | b'\'') {
         s += 1;
     }
@@ -464,6 +475,7 @@ fn domain(b: &[u8], ds: usize) -> Option<usize> {
                 break;
             }
         }
+        steps::add(Stage::Scan, i - ls + 1);
         if i == ls || i - ls > 63 * 4 {
             break;
         }
@@ -551,6 +563,7 @@ fn iban(b: &[u8], s: usize) -> Option<(usize, bool)> {
             break;
         }
     }
+    steps::add(Stage::Scan, i - s);
     if k != want || b.get(i).is_some_and(|&c| is_word(c)) {
         return None;
     }
@@ -582,6 +595,7 @@ fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) ->
         while q < n && b[q].is_ascii_digit() {
             q += 1;
         }
+        steps::add(Stage::Scan, q - p);
         return q;
     }
     let mut g = [Group::default(); MAX_GROUPS];
@@ -612,6 +626,9 @@ fn number(b: &[u8], p: usize, o: &ScanOpts, out: &mut Vec<Span>, glued: bool) ->
         }
     }
     let end = g[ng - 1].e;
+    // The groups read, and the candidate sub-runs tried below (at most
+    // MAX_GROUPS squared).
+    steps::add(Stage::Scan, end - p + ng * ng);
     // A last group glued to a word (`2026-11-23T`, `12.5ms`) cannot end a
     // number unless it is a phone extension (`x12`, `ext`, `#`).
     let last_usable = b
@@ -730,6 +747,7 @@ fn extension(b: &[u8], e: usize) -> Option<usize> {
     while i < b.len() && b[i].is_ascii_digit() && i - ds < 6 {
         i += 1;
     }
+    steps::add(Stage::Scan, i - e);
     (i > ds && b.get(i).is_none_or(|&c| !is_word(c))).then_some(i)
 }
 
@@ -939,12 +957,14 @@ impl Cand<'_> {
 }
 
 fn contains_ci(h: &[u8], n: &[u8]) -> bool {
+    steps::add(Stage::Scan, h.len());
     h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// IPv6 addresses (only when IP redaction is on): candidates around each `:`
 /// made of hex digits, colons and dots, parsed by the standard library.
 pub(crate) fn scan_ipv6(b: &[u8], out: &mut Vec<Span>) {
+    steps::add(Stage::Ipv6, b.len());
     let is_v6 = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
     let mut from = 0;
     while let Some(off) = memchr::memchr(b':', &b[from..]) {
@@ -957,6 +977,7 @@ pub(crate) fn scan_ipv6(b: &[u8], out: &mut Vec<Span>) {
         while e < b.len() && is_v6(b[e]) {
             e += 1;
         }
+        steps::add(Stage::Ipv6, 1 + (e - s));
         // Trailing dots or colons belong to the sentence, not the address.
         while e > c + 1 && matches!(b[e - 1], b'.') {
             e -= 1;

@@ -3,9 +3,17 @@
 //! `Bearer`, ...) and over the sensitive key names, so that text holding none
 //! of them is rejected by the automaton's SIMD prefilter. Each hit is then
 //! confirmed by a small validator that also finds where the secret ends.
+//!
+//! Linear in the text: the automaton is one pass, and a validator never
+//! reads the same bytes twice. Hits come in text order and the runs and
+//! searches a validator starts at them move forward with them, so each read
+//! site remembers the region it last read ([`Memo`]): a hit inside it
+//! (`sk-sk-sk-…`, `password=password=…`, `-----BEGIN ` without an end)
+//! reuses that answer. Rules of a fixed length read at most that length.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use super::steps::{self, Stage};
 use super::{Span, T_CARD, T_SECRET, T_SSN};
 
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +77,124 @@ pub(crate) const MIN_PREFIXED_LEN: usize = 13;
 struct Anchor {
     word: String,
     keys: Vec<(Vec<String>, u16)>,
+}
+
+/// The places a validator reads a run or searches from a hit, one memo slot
+/// each (see [`Memo`]).
+#[derive(Clone, Copy)]
+enum Site {
+    Github,
+    GithubPat,
+    LlmKey,
+    HfGroq,
+    Slack,
+    SlackWebhook,
+    Stripe,
+    Jwt1,
+    Jwt2,
+    Jwt3,
+    PemLabel,
+    Bearer,
+    /// An unquoted value after a key, up to a delimiter.
+    ValueWord,
+    /// An unquoted header value (`Authorization:`, `Cookie:`), to the end of the line.
+    ValueLine,
+    /// A quoted value after a key, by its quote (`"` then `'`).
+    Quoted2,
+    Quoted1,
+    /// Searches: `-----END `, the `-----` closing it, an escaped quote `\"`.
+    PemEnd,
+    PemClose,
+    EscQuote,
+}
+const SITES: usize = Site::EscQuote as usize + 1;
+
+/// What each read site last read during one [`Secrets::scan`]: the region
+/// `[from, end)` and its answer. A run of bytes matching a predicate that
+/// started at `from` and stopped at `end` stops at `end` from any start in
+/// between, and so does a search for the first occurrence of a needle; a
+/// quoted value scanned with backslash escapes from `from` lands on every
+/// position whose previous byte is not a backslash, so a scan starting at
+/// such a position ends where the first did. Since hits come in order, every
+/// site reads each byte of the text at most once.
+struct Memo {
+    at: [(usize, usize); SITES],
+    /// For searches: whether the needle was found at `end` (else not at all).
+    found: [bool; SITES],
+}
+
+impl Memo {
+    fn new() -> Self {
+        Memo {
+            at: [(usize::MAX, 0); SITES],
+            found: [false; SITES],
+        }
+    }
+
+    fn cached(&self, site: Site, from: usize) -> Option<usize> {
+        let (f0, e0) = self.at[site as usize];
+        (f0 <= from && from <= e0).then_some(e0)
+    }
+
+    /// The end of the run of bytes `ok` accepts from `from`.
+    fn run(&mut self, site: Site, b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
+        if let Some(e) = self.cached(site, from) {
+            return e;
+        }
+        let e = run(b, from, ok);
+        self.at[site as usize] = (from, e);
+        e
+    }
+
+    /// The first `needle` at or after `from`.
+    fn find(&mut self, site: Site, b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+        if let Some(e) = self.cached(site, from) {
+            return self.found[site as usize].then_some(e);
+        }
+        let r = memchr::memmem::find(&b[from..], needle).map(|o| from + o);
+        steps::add(
+            Stage::Secrets,
+            r.map_or(b.len(), |r| r + needle.len()) - from,
+        );
+        self.at[site as usize] = (from, r.unwrap_or(b.len()));
+        self.found[site as usize] = r.is_some();
+        r
+    }
+
+    /// The end of a value quoted by `q` whose content starts at `from`:
+    /// the closing quote or end of line, stepping over backslash escapes.
+    fn quoted(&mut self, b: &[u8], from: usize, q: u8) -> usize {
+        let site = if q == b'"' {
+            Site::Quoted2
+        } else {
+            Site::Quoted1
+        };
+        let (f0, e0) = self.at[site as usize];
+        if f0 <= from && from <= e0 && (from == f0 || b[from - 1] != b'\\') {
+            return e0;
+        }
+        let n = b.len();
+        let mut e = from;
+        while e < n && b[e] != q && b[e] != b'\n' {
+            e += if b[e] == b'\\' { 2 } else { 1 };
+        }
+        let e = e.min(n);
+        steps::add(Stage::Secrets, e - from);
+        self.at[site as usize] = (from, e);
+        e
+    }
+}
+
+/// The end of the run `ok` accepts from `from`, reading at most `max` bytes:
+/// for rules of a fixed length, where a longer run fails anyway.
+fn run_max(b: &[u8], from: usize, max: usize, ok: impl Fn(u8) -> bool) -> usize {
+    let lim = b.len().min(from.saturating_add(max));
+    let mut e = from.min(lim);
+    while e < lim && ok(b[e]) {
+        e += 1;
+    }
+    steps::add(Stage::Secrets, e - from.min(lim));
+    e
 }
 
 pub(crate) struct Secrets {
@@ -178,10 +304,13 @@ impl Secrets {
 
     pub(crate) fn scan(&self, b: &[u8], out: &mut Vec<Span>) {
         let Some(ac) = &self.ac else { return };
+        steps::add(Stage::Secrets, b.len());
+        let mut memo = Memo::new();
         for m in ac.find_iter(b) {
+            steps::add(Stage::Secrets, 1);
             let (rule, plen) = self.rules[m.pattern().as_usize()];
             let s = m.start();
-            if let Some(span) = self.validate(b, s, plen, rule) {
+            if let Some(span) = self.validate(&mut memo, b, s, plen, rule) {
                 out.push(span);
             }
         }
@@ -190,7 +319,7 @@ impl Secrets {
     /// A sensitive key ending with anchor `ai` at `[s, s + plen)`: the words
     /// before the anchor must precede it, each optionally followed by one
     /// separator.
-    fn key(&self, b: &[u8], s: usize, plen: usize, ai: u16) -> Option<Span> {
+    fn key(&self, memo: &mut Memo, b: &[u8], s: usize, plen: usize, ai: u16) -> Option<Span> {
         let a = &self.anchors[ai as usize];
         if self.secrets_on && a.word == "key" {
             if let Some(span) = aws_secret(b, s, plen) {
@@ -208,47 +337,66 @@ impl Secrets {
                 }
                 k -= w.len();
             }
-            return key_value(b, s + plen, *t);
+            return key_value(memo, b, s + plen, *t);
         }
         None
     }
 
-    fn validate(&self, b: &[u8], s: usize, plen: usize, rule: Rule) -> Option<Span> {
+    /// Cheap checks (left boundary, prefix case) come before any run.
+    fn validate(
+        &self,
+        memo: &mut Memo,
+        b: &[u8],
+        s: usize,
+        plen: usize,
+        rule: Rule,
+    ) -> Option<Span> {
         let prefix = &b[s..s + plen];
         let left_ok = s == 0 || !is_word(b[s - 1]);
         let alnum = |c: u8| c.is_ascii_alphanumeric();
         let b64url = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
         let exact = |p: &str| prefix == p.as_bytes();
+        let lower = prefix.iter().all(|c| !c.is_ascii_uppercase());
         let sec = |e: usize, rule: &'static str, keep: usize| Some(Span::secret(s, e, rule, keep));
         match rule {
             Rule::AwsKeyId => {
-                let e = run(b, s + 4, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
-                (left_ok
-                    && prefix.iter().all(u8::is_ascii_uppercase)
-                    && e - s == 20
-                    && b.get(e).is_none_or(|&c| !is_word(c)))
-                .then(|| Span::secret(s, e, "aws_access_key_id", 4))
+                if !(left_ok && prefix.iter().all(u8::is_ascii_uppercase)) {
+                    return None;
+                }
+                // 20 bytes exactly: read one more to see that the run stops.
+                let e = run_max(b, s + 4, 17, |c| {
+                    c.is_ascii_uppercase() || c.is_ascii_digit()
+                });
+                (e - s == 20 && b.get(e).is_none_or(|&c| !is_word(c)))
+                    .then(|| Span::secret(s, e, "aws_access_key_id", 4))
             }
             Rule::Github => {
-                let e = run(b, s + plen, alnum);
-                (left_ok && prefix.iter().all(|c| !c.is_ascii_uppercase()) && e - s - plen >= 30)
-                    .then(|| Span::secret(s, e, "github_token", plen))
+                if !(left_ok && lower) {
+                    return None;
+                }
+                let e = memo.run(Site::Github, b, s + plen, alnum);
+                (e - s - plen >= 30).then(|| Span::secret(s, e, "github_token", plen))
             }
             Rule::GithubPat => {
-                let e = run(b, s + plen, |c| alnum(c) || c == b'_');
-                (left_ok && exact("github_pat_") && e - s - plen >= 22)
-                    .then(|| Span::secret(s, e, "github_token", plen))
+                if !(left_ok && exact("github_pat_")) {
+                    return None;
+                }
+                let e = memo.run(Site::GithubPat, b, s + plen, |c| alnum(c) || c == b'_');
+                (e - s - plen >= 22).then(|| Span::secret(s, e, "github_token", plen))
             }
             Rule::LlmKey => {
-                let e = run(b, s + plen, b64url);
-                (left_ok && exact("sk-") && e - s - plen >= 20)
-                    .then(|| Span::secret(s, e, "llm_api_key", plen))
+                if !(left_ok && exact("sk-")) {
+                    return None;
+                }
+                let e = memo.run(Site::LlmKey, b, s + plen, b64url);
+                (e - s - plen >= 20).then(|| Span::secret(s, e, "llm_api_key", plen))
             }
             Rule::HuggingFace | Rule::Groq => {
-                let e = run(b, s + plen, alnum);
-                let lower = prefix.iter().all(|c| !c.is_ascii_uppercase());
-                (left_ok && lower && e - s - plen >= 30)
-                    .then(|| Span::secret(s, e, "llm_api_key", plen))
+                if !(left_ok && lower) {
+                    return None;
+                }
+                let e = memo.run(Site::HfGroq, b, s + plen, alnum);
+                (e - s - plen >= 30).then(|| Span::secret(s, e, "llm_api_key", plen))
             }
             Rule::Slack => {
                 if prefix == b"xox"
@@ -257,74 +405,82 @@ impl Secrets {
                 {
                     return None;
                 }
-                let e = run(b, s + plen, |c| alnum(c) || c == b'-');
-                let lower = prefix.iter().all(|c| !c.is_ascii_uppercase());
-                (left_ok && lower && e - s - plen >= 10)
-                    .then(|| Span::secret(s, e, "slack_token", plen))
+                if !(left_ok && lower) {
+                    return None;
+                }
+                let e = memo.run(Site::Slack, b, s + plen, |c| alnum(c) || c == b'-');
+                (e - s - plen >= 10).then(|| Span::secret(s, e, "slack_token", plen))
             }
             Rule::SlackWebhook => {
-                let e = run(b, s + plen, |c| alnum(c) || c == b'/');
+                let e = memo.run(Site::SlackWebhook, b, s + plen, |c| alnum(c) || c == b'/');
                 (e - s - plen >= 20).then(|| Span::secret(s + plen, e, "slack_webhook", 0))
             }
             Rule::Stripe => {
-                let e = run(b, s + plen, alnum);
-                let lower = prefix.iter().all(|c| !c.is_ascii_uppercase());
-                (left_ok && lower && e - s - plen >= 16)
-                    .then(|| Span::secret(s, e, "stripe_key", plen))
+                if !(left_ok && lower) {
+                    return None;
+                }
+                let e = memo.run(Site::Stripe, b, s + plen, alnum);
+                (e - s - plen >= 16).then(|| Span::secret(s, e, "stripe_key", plen))
             }
             Rule::GoogleKey => {
-                let e = run(b, s + plen, b64url);
-                (left_ok && exact("AIza") && e - s == 39)
-                    .then(|| Span::secret(s, e, "google_api_key", plen))
+                if !(left_ok && exact("AIza")) {
+                    return None;
+                }
+                // 39 bytes exactly: read one more to see that the run stops.
+                let e = run_max(b, s + plen, 36, b64url);
+                (e - s == 39).then(|| Span::secret(s, e, "google_api_key", plen))
             }
             Rule::Jwt => {
                 if !left_ok || !exact("eyJ") {
                     return None;
                 }
-                let e1 = run(b, s + 3, b64url);
+                let e1 = memo.run(Site::Jwt1, b, s + 3, b64url);
                 if e1 - s < 10 || b.get(e1) != Some(&b'.') {
                     return None;
                 }
-                let e2 = run(b, e1 + 1, b64url);
+                let e2 = memo.run(Site::Jwt2, b, e1 + 1, b64url);
                 if e2 - e1 < 9 || b.get(e2) != Some(&b'.') {
                     return None;
                 }
-                let e3 = run(b, e2 + 1, b64url);
+                let e3 = memo.run(Site::Jwt3, b, e2 + 1, b64url);
                 sec(e3, "jwt", 0)
             }
             Rule::Pem => {
                 if !exact("-----BEGIN ") {
                     return None;
                 }
-                let hdr_end = run(b, s + plen, |c| c.is_ascii_uppercase() || c == b' ');
+                let hdr_end = memo.run(Site::PemLabel, b, s + plen, |c| {
+                    c.is_ascii_uppercase() || c == b' '
+                });
                 let label = &b[s + plen..hdr_end];
                 if !label.ends_with(b"PRIVATE KEY") || !b[hdr_end..].starts_with(b"-----") {
                     return None;
                 }
                 let body = hdr_end + 5;
-                let e = match memchr::memmem::find(&b[body..], b"-----END ") {
-                    Some(off) => {
-                        let t = body + off + 9;
-                        match memchr::memmem::find(&b[t..], b"-----") {
-                            Some(o2) => t + o2 + 5,
-                            None => b.len(),
-                        }
-                    }
+                let e = match memo.find(Site::PemEnd, b, body, b"-----END ") {
+                    Some(end) => match memo.find(Site::PemClose, b, end + 9, b"-----") {
+                        Some(c) => c + 5,
+                        None => b.len(),
+                    },
                     None => b.len(),
                 };
                 sec(e, "private_key", 0)
             }
             Rule::Bearer => {
+                if !left_ok {
+                    return None;
+                }
                 let mut i = s + plen;
                 while i < b.len() && b[i] == b' ' {
                     i += 1;
                 }
-                let e = run(b, i, |c| {
+                steps::add(Stage::Secrets, i - s - plen);
+                let e = memo.run(Site::Bearer, b, i, |c| {
                     alnum(c) || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
                 });
-                (left_ok && e - i >= 8).then(|| Span::secret(i, e, "bearer_token", 0))
+                (e - i >= 8).then(|| Span::secret(i, e, "bearer_token", 0))
             }
-            Rule::Key(ai) => self.key(b, s, plen, ai),
+            Rule::Key(ai) => self.key(memo, b, s, plen, ai),
         }
         .filter(|_| self.secrets_on || matches!(rule, Rule::Key(_)))
     }
@@ -352,13 +508,14 @@ fn aws_secret(b: &[u8], s: usize, plen: usize) -> Option<Span> {
         i += 1;
     }
     let key = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+' || c == b'=';
-    let e = run(b, i, key);
+    // 40 bytes exactly: read one more to see that the run stops.
+    let e = run_max(b, i, 41, key);
     (seen_assign && e - i == 40).then(|| Span::secret(i, e, "aws_secret_access_key", 0))
 }
 
 /// After a sensitive key ending at `k`: `"key": "value"`, `key=value`,
 /// `key: value`, JSON inside a string (`\"key\":\"value\"`). Returns the value.
-fn key_value(b: &[u8], k: usize, t: u16) -> Option<Span> {
+fn key_value(memo: &mut Memo, b: &[u8], k: usize, t: u16) -> Option<Span> {
     let n = b.len();
     let mut i = k;
     // Closing quote of the key, possibly escaped.
@@ -370,6 +527,7 @@ fn key_value(b: &[u8], k: usize, t: u16) -> Option<Span> {
     while i < n && matches!(b[i], b' ' | b'\t') {
         i += 1;
     }
+    steps::add(Stage::Secrets, i - k);
     if i >= n || !matches!(b[i], b':' | b'=') {
         return None;
     }
@@ -378,37 +536,36 @@ fn key_value(b: &[u8], k: usize, t: u16) -> Option<Span> {
         return None;
     }
     i += 1;
+    let sp = i;
     while i < n && matches!(b[i], b' ' | b'\t') {
         i += 1;
     }
+    steps::add(Stage::Secrets, i - sp);
     let (s, e) = if b[i..].starts_with(b"\\\"") {
         let s = i + 2;
-        let e = memchr::memmem::find(&b[s..], b"\\\"").map_or(n, |o| s + o);
+        let e = memo.find(Site::EscQuote, b, s, b"\\\"").unwrap_or(n);
         (s, e)
     } else if i < n && matches!(b[i], b'"' | b'\'') {
-        let q = b[i];
         let s = i + 1;
-        let mut e = s;
-        while e < n && b[e] != q && b[e] != b'\n' {
-            e += if b[e] == b'\\' { 2 } else { 1 };
-        }
-        (s, e.min(n))
+        (s, memo.quoted(b, s, b[i]))
     } else {
         let s = i;
-        let mut e = s;
         let to_eol = t == T_SECRET && {
             // Header-like values that contain spaces: `Authorization: Basic x`, `Cookie: a=1; b=2`.
             let key_start = k.saturating_sub(14);
             let kw = &b[key_start..k];
             ends_with_ci(kw, b"authorization") || ends_with_ci(kw, b"cookie")
         };
-        while e < n
-            && b[e] != b'\n'
-            && b[e] != b'\r'
-            && (to_eol
-                || !matches!(
-                    b[e],
-                    b' ' | b'\t'
+        let e = if to_eol {
+            memo.run(Site::ValueLine, b, s, |c| c != b'\n' && c != b'\r')
+        } else {
+            memo.run(Site::ValueWord, b, s, |c| {
+                !matches!(
+                    c,
+                    b'\n'
+                        | b'\r'
+                        | b' '
+                        | b'\t'
                         | b'&'
                         | b','
                         | b';'
@@ -419,10 +576,9 @@ fn key_value(b: &[u8], k: usize, t: u16) -> Option<Span> {
                         | b'\''
                         | b'<'
                         | b'\\'
-                ))
-        {
-            e += 1;
-        }
+                )
+            })
+        };
         (s, e)
     };
     if e <= s {
@@ -445,6 +601,7 @@ fn run(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
     while e < b.len() && ok(b[e]) {
         e += 1;
     }
+    steps::add(Stage::Secrets, e - from);
     e
 }
 

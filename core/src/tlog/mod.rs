@@ -1,4 +1,4 @@
-//! The transparency log layer (docs/log-layer.md): per organisation, an
+//! The transparency log layer (docs/chain-spec.md §7): per organisation, an
 //! append-only RFC 9162 Merkle tree whose leaves are chain links, stored as
 //! Go sumdb/tlog-style hash arrays; signed notes (C2SP signed-note) with
 //! Ed25519; checkpoints (C2SP tlog-checkpoint); and a witness that cosigns

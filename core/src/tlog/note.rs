@@ -242,6 +242,13 @@ impl fmt::Debug for Signer {
 }
 
 impl Signer {
+    /// The same private key under another name (its key ID follows the
+    /// name): one log key signs each organisation's checkpoints under the
+    /// name of that organisation's origin.
+    pub fn renamed(&self, name: &str) -> Result<Self, NoteError> {
+        Self::from_seed(name, self.alg, &self.key.to_bytes())
+    }
+
     /// A signer from a 32-byte Ed25519 seed (RFC 8032 private key).
     pub fn from_seed(name: &str, alg: u8, seed: &[u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;

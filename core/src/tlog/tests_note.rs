@@ -438,3 +438,51 @@ fn leaf_bytes_framing() {
     // Framing: moving a byte between org and agent changes the leaf.
     assert_ne!(leaf_bytes("orga", "gent-1", 7, &h).unwrap(), b);
 }
+
+#[test]
+fn docs_log_layer_vectors() {
+    // The worked examples of docs/chain-spec.md §7 (core/examples/tlog_doc_vectors.rs).
+    let org = "0b9e7c52-52c1-4d38-9c1f-4a3f2d1e0a77";
+    let leaf = leaf_bytes(org, "agent-1", 1, &crate::hash::sha256(b"link")).unwrap();
+    assert_eq!(hex::encode(&leaf), "000000117365616c747261696c2e6c6561662e76310000002430623965376335322d353263312d346433382d396331662d346133663264316530613737000000076167656e742d310000000000000001b1b1bdb480c61d075300d9bff7d9cb69cf31695ea048e478facadf426e8d0fb0");
+    assert_eq!(
+        record_hash(&leaf).to_hex(),
+        "831106f4347c5620bb7d9044acd3330d4c35e9cff027a23292cf91e5f0339d86"
+    );
+    let mut t = MemoryTree::new();
+    for seq in 1..=3u64 {
+        let l = crate::hash::sha256(format!("link {seq}").as_bytes());
+        t.push(leaf_hash(org, "agent-1", seq, &l).unwrap()).unwrap();
+    }
+    assert_eq!(
+        t.root().to_hex(),
+        "ab424815c27d0c3c2de797bc429b19f13382abd39d8b239656177535606d8495"
+    );
+    let o = origin("log.example.com/sealtrail", org).unwrap();
+    let log = Signer::from_seed(&o, ALG_ED25519, &[1; 32]).unwrap();
+    assert_eq!(log.verifier().to_text(), "log.example.com/sealtrail/0b9e7c52-52c1-4d38-9c1f-4a3f2d1e0a77+88a9b715+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c");
+    let note = Checkpoint::new(&o, 3, t.root())
+        .with_time(1733150000)
+        .sign(&log)
+        .unwrap();
+    assert!(note.ends_with("— log.example.com/sealtrail/0b9e7c52-52c1-4d38-9c1f-4a3f2d1e0a77 iKm3FZzA/1Wan0wvyJH9xVoiUgGQFYwFiTBAhWo8BsB/mRZYCamilsEK9C9o3tUKo2lbbt1WKIkXQ8RDgD+2dXEksw4=\n"));
+    let w = Witness::new(
+        Signer::from_seed("witness.example.com/w1", ALG_COSIGNATURE_V1, &[2; 32]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        w.verifier().to_text(),
+        "witness.example.com/w1+745fb5e8+BIE5dw6ofRdfVqNUZsNMfszLjYqRtO43ol32D1uPybOU"
+    );
+    let r = w
+        .add_checkpoint(
+            &LogState::empty(),
+            &note,
+            0,
+            &[],
+            &log.verifier(),
+            1733150005,
+        )
+        .unwrap();
+    assert_eq!(r.cosignature, "— witness.example.com/w1 dF+16AAAAABnTcU1K+XIQA4mXApKi+v5bfjGUxImo4uLofLcia7hTesALcQNiU6yjR1GJZlyDG5gMU7xtUQRzUxyi8xZL3ycGjGZCA==\n");
+}

@@ -59,10 +59,10 @@ pub enum TreeError<E> {
 
 /// Reads stored hashes by index (see [`stored_hash_index`]).
 ///
-/// Each call of this module reads all the hashes it needs in one call, indexes
-/// in the order the computation consumes them (not always increasing; not
-/// necessarily distinct only in `append` paths — they are distinct here). The
-/// result must have exactly one hash per index, in the same order.
+/// Each function of this module reads all the hashes it needs in one call,
+/// with distinct indexes in the order the computation consumes them (not
+/// always increasing). The result must have exactly one hash per index, in
+/// the same order; a shorter or longer result is an error, not a panic.
 pub trait HashReader {
     type Error;
     fn read_hashes(&self, indexes: &[i64]) -> Result<Vec<Hash>, Self::Error>;

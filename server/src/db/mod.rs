@@ -5,6 +5,7 @@ pub mod copy;
 pub mod events;
 pub mod holds;
 pub mod keys;
+pub mod log;
 pub mod verify;
 
 use std::time::Duration;
@@ -42,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "partitions_ahead",
         include_str!("../../migrations/0005_partitions_ahead.sql"),
+    ),
+    (
+        6,
+        "transparency_log",
+        include_str!("../../migrations/0006_transparency_log.sql"),
     ),
 ];
 

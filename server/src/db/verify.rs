@@ -32,6 +32,17 @@ pub async fn verify_chain(
     pool: &PgPool,
     org_id: Uuid,
     head: &ChainHead,
+    progress: impl FnMut(u64),
+) -> Result<ChainResult, sqlx::Error> {
+    let r = verify_chain_links(pool, org_id, head, progress).await?;
+    let copies = copy_mismatches(pool, org_id, Some(&head.agent_id)).await?;
+    Ok(with_copies(r, copies.get(&head.agent_id)))
+}
+
+async fn verify_chain_links(
+    pool: &PgPool,
+    org_id: Uuid,
+    head: &ChainHead,
     mut progress: impl FnMut(u64),
 ) -> Result<ChainResult, sqlx::Error> {
     let chain = ChainId {
@@ -116,11 +127,18 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
     let key_id: Uuid = row.try_get(27)?;
     let stored_content = hash_col(row, 24)?;
     let content = match spliced_hash(row, seq)? {
-        Some(h) if h == stored_content => Content::Hashed(h),
+        Some(Ok(h)) if h == stored_content => Content::Hashed(h),
+        // Breaks section 1 of the spec: edited, whatever it hashes to.
+        Some(Err(detail)) => Content::Event(Box::new(Err(detail))),
         // Not the canonical text that was hashed (an edit, or a row stored
         // as jsonb before migration 4): parse it to tell which, and why.
         _ => Content::Event(Box::new(
-            row_to_stored(row)?.map(|s| s.event).map_err(|b| b.detail),
+            row_to_stored(row)?.map_err(|b| b.detail).and_then(|s| {
+                match s.event.validate(&SECTION_1) {
+                    Ok(()) => Ok(s.event),
+                    Err(e) => Err(section_1(e)),
+                }
+            }),
         )),
     };
     Ok(Decoded {
@@ -134,11 +152,30 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<Decoded, sqlx::Error> {
     })
 }
 
+/// Section 1 without the receiver's size and depth limits, which are not
+/// what a stored event is verified by.
+const SECTION_1: sealtrail_core::Limits = sealtrail_core::Limits {
+    max_event_bytes: usize::MAX,
+    max_depth: usize::MAX,
+};
+
+fn section_1(e: sealtrail_core::Error) -> String {
+    format!(
+        "the stored event breaks section 1 of the spec: {}",
+        e.message()
+    )
+}
+
 /// The content hash of a row's event rebuilt with its JSON-valued members
-/// spliced in as stored, without parsing them into values. `None` when a
-/// member's text is not exactly one JSON value (so the splice could shift
-/// text between members) or the other columns do not make an event.
-fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, sqlx::Error> {
+/// spliced in as stored, without parsing them into values; `Err` when the
+/// event breaks section 1 of the spec (a member's text that is not exactly
+/// one JSON value, so the splice could shift text between members, or has
+/// a member name twice, or a field outside its rules). `None` when the
+/// columns do not make an event or a member is not `json` text.
+fn spliced_hash(
+    row: &sqlx::postgres::PgRow,
+    seq: i64,
+) -> Result<Option<Result<Hash, String>>, sqlx::Error> {
     let Ok(event) = row_to_event(row, seq, false)? else {
         return Ok(None);
     };
@@ -147,16 +184,14 @@ fn spliced_hash(row: &sqlx::postgres::PgRow, seq: i64) -> Result<Option<Hash>, s
         let Some(text) = raw_payload(row, i) else {
             return Ok(None);
         };
-        if let Some(t) = text {
-            if serde_json::from_str::<serde::de::IgnoredAny>(t).is_err() {
-                return Ok(None);
-            }
-        }
         raw.set(which, text);
+    }
+    if let Err(e) = event.validate_raw(&raw) {
+        return Ok(Some(Err(section_1(e))));
     }
     let mut buf = Vec::with_capacity(2048);
     event.write_canonical_raw(&raw, &mut buf);
-    Ok(Some(sha256(&buf)))
+    Ok(Some(Ok(sha256(&buf))))
 }
 
 /// Decoding and hashing one chunk of rows, on a blocking thread.
@@ -399,7 +434,7 @@ pub async fn verify_org(
             break;
         }
     }
-    let mut chains = Vec::with_capacity(heads.len());
+    let mut chains: Vec<(ChainHead, ChainResult)> = Vec::with_capacity(heads.len());
     for h in heads {
         let Some(mut w) = walks.remove(&h.agent_id) else {
             continue;
@@ -416,6 +451,19 @@ pub async fn verify_org(
             None => w.verifier.finish(),
         };
         chains.push((h, result));
+    }
+    let copies = copy_mismatches(pool, org_id, None).await?;
+    let chains: Vec<(ChainHead, ChainResult)> = chains
+        .into_iter()
+        .map(|(h, r)| {
+            let r = with_copies(r, copies.get(&h.agent_id));
+            (h, r)
+        })
+        .collect();
+    for agent in copies.keys() {
+        if !chains.iter().any(|(h, _)| &h.agent_id == agent) {
+            headless.insert(agent.clone());
+        }
     }
     Ok(OrgReport {
         chains,
@@ -438,4 +486,61 @@ async fn advance(
         }
     }
     Ok(())
+}
+
+/// The first link of each chain whose other stored copy (`event_ids`, which
+/// answers replays and finds events by id) disagrees with the link: an
+/// attacker who rewrote one copy and forgot the other.
+async fn copy_mismatches(
+    pool: &PgPool,
+    org_id: Uuid,
+    agent: Option<&str>,
+) -> Result<HashMap<String, ChainBreak>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT coalesce(a.agent_id, e.agent_id), coalesce(a.seq, e.seq),
+                CASE WHEN a.id IS NULL THEN 'event_ids lists event ' || e.id || ' at this seq, but no such event is stored'
+                     WHEN e.id IS NULL THEN 'the event has no row in event_ids (its id index)'
+                     WHEN e.agent_id <> a.agent_id OR e.seq <> a.seq
+                         THEN 'event_ids places the event at agent ' || e.agent_id || ' seq ' || e.seq
+                     WHEN e.hash <> a.hash THEN 'event_ids keeps another link hash for it'
+                     WHEN e.content_hash <> a.content_hash THEN 'event_ids keeps another content hash for it'
+                     ELSE 'event_ids keeps another ts for it' END
+         FROM (SELECT id, agent_id, seq, ts, hash, content_hash FROM audit_events
+               WHERE org_id = $1 AND ($2::text IS NULL OR agent_id = $2)) a
+         FULL JOIN (SELECT id, agent_id, seq, ts, hash, content_hash FROM event_ids
+                    WHERE org_id = $1 AND ($2::text IS NULL OR agent_id = $2)) e ON e.id = a.id
+         WHERE a.id IS NULL OR e.id IS NULL OR e.agent_id <> a.agent_id OR e.seq <> a.seq
+            OR e.hash <> a.hash OR e.content_hash <> a.content_hash OR e.ts <> a.ts",
+    )
+    .bind(org_id)
+    .bind(agent)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<String, ChainBreak> = HashMap::new();
+    for r in rows {
+        let (agent, seq, why): (String, i64, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let b = ChainBreak {
+            seq: seq as u64,
+            reason: BreakReason::Edited,
+            detail: format!("the stored copies of link {seq} disagree: {why}"),
+        };
+        match out.get(&agent) {
+            Some(old) if old.seq <= b.seq => {}
+            _ => {
+                out.insert(agent, b);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A chain's result with its copies' first disagreement, whichever seq
+/// comes first.
+fn with_copies(r: ChainResult, copy: Option<&ChainBreak>) -> ChainResult {
+    match (r, copy) {
+        (r, None) => r,
+        (Err(b), Some(c)) if b.seq <= c.seq => Err(b),
+        (_, Some(c)) => Err(c.clone()),
+    }
 }

@@ -108,6 +108,33 @@ fn decode_cursor(s: &str) -> Result<Cursor, ApiError> {
     })
 }
 
+/// Adds each event's `log_index` (its leaf in the organisation's
+/// transparency log; null until integrated) to its JSON form.
+async fn with_log_indexes(
+    state: &AppState,
+    org: uuid::Uuid,
+    rows: &[Result<StoredEvent, BadRow>],
+    out: &mut [Value],
+) -> Result<(), ApiError> {
+    let links: Vec<(usize, (String, u64))> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.as_ref()
+                .ok()
+                .map(|s| (i, (s.event.agent_id.clone(), s.seq)))
+        })
+        .collect();
+    let keys: Vec<(String, u64)> = links.iter().map(|(_, k)| k.clone()).collect();
+    let idx = crate::db::log::log_indexes(state.db(), org, &keys).await?;
+    for ((i, _), li) in links.iter().zip(idx) {
+        if let Value::Object(o) = &mut out[*i] {
+            o.insert("log_index".into(), json!(li));
+        }
+    }
+    Ok(())
+}
+
 /// The JSON form of a stored event (the same for listing, by-id and jsonl export).
 pub fn record_json(r: &Result<StoredEvent, BadRow>) -> Value {
     match r {
@@ -140,7 +167,8 @@ pub async fn list(
     } else {
         None
     };
-    let events: Vec<Value> = rows.iter().map(record_json).collect();
+    let mut events: Vec<Value> = rows.iter().map(record_json).collect();
+    with_log_indexes(&state, auth.org_id, &rows, &mut events).await?;
     Ok(Json(json!({ "events": events, "next_cursor": next })))
 }
 
@@ -154,7 +182,13 @@ pub async fn get_one(
         .parse()
         .map_err(|e: sealtrail_core::Error| ApiError::BadRequest(e.message().to_string()))?;
     match events::by_id(state.db(), auth.org_id, id).await? {
-        Some(r) => Ok(Json(record_json(&r))),
+        Some(r) => {
+            let rows = [r];
+            let mut out = [record_json(&rows[0])];
+            with_log_indexes(&state, auth.org_id, &rows, &mut out).await?;
+            let [v] = out;
+            Ok(Json(v))
+        }
         None => Err(ApiError::NotFound(format!(
             "no event {id} in this organisation"
         ))),

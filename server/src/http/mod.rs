@@ -5,6 +5,7 @@ pub mod admin;
 pub mod events;
 pub mod export;
 pub mod ingest;
+pub mod log;
 pub mod ops;
 pub mod split;
 pub mod verify;
@@ -48,6 +49,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/retention",
             get(admin::get_retention).put(admin::put_retention),
         )
+        .route("/v1/checkpoints", get(log::list_checkpoints))
+        .route("/v1/checkpoints/latest", get(log::latest_checkpoint))
+        .route("/v1/proofs/inclusion", get(log::inclusion))
+        .route("/v1/proofs/consistency", get(log::consistency))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -113,10 +113,45 @@ pub async fn verify_org(State(state): State<AppState>, auth: Auth) -> Result<Res
         }
         Metrics::add(&state.metrics().events_verified, events);
         Metrics::add(&state.metrics().chains_broken, broken);
+        // The log: the stored links against every stored checkpoint (the
+        // server's own copies; `sealtrail verify --checkpoints` checks the
+        // published ones, which the database's owner cannot change).
+        let mut log = json!(null);
+        let mut rewritten = false;
+        if let Some(key) = state.0.log_key.get() {
+            let notes = match db::log::checkpoints_since(state.db(), org_id, 0, i64::MAX).await {
+                Ok(c) => c.into_iter().map(|c| c.note).collect::<Vec<_>>(),
+                Err(e) => return internal(&tx, e).await,
+            };
+            let keys = crate::log::CheckpointKeys {
+                log_key: key.clone(),
+                witness_keys: vec![],
+                threshold: 0,
+            };
+            match crate::log::verify_log(state.db(), org_id, &notes, &keys, |_, _| {}).await {
+                Ok(r) => {
+                    for p in &r.problems {
+                        let _ = tx.send(line(json!({ "log": p }))).await;
+                    }
+                    rewritten = r.rewritten();
+                    log = json!({"checkpoints": r.checkpoints, "checkpoints_ok": r.checkpoints_ok,
+                                 "leaves": r.leaves, "rewritten": rewritten});
+                }
+                Err(crate::db::log::LogError::Db(e)) => return internal(&tx, e).await,
+                Err(e) => {
+                    rewritten = true;
+                    let _ = tx
+                        .send(line(
+                            json!({"log": {"kind": "log_unreadable", "detail": e.to_string()}}),
+                        ))
+                        .await;
+                }
+            }
+        }
         let _ = tx
-            .send(line(json!({"done": true, "ok": broken == 0,
+            .send(line(json!({"done": true, "ok": broken == 0 && !rewritten,
                               "chains": report.chains.len() + report.headless.len(),
-                              "events": events, "broken": broken})))
+                              "events": events, "broken": broken, "log": log})))
             .await;
     });
     Ok(ndjson(rx))

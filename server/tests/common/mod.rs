@@ -3,6 +3,8 @@
 //! in-process, and event builders.
 #![allow(dead_code)]
 
+pub mod attack;
+
 use std::str::FromStr;
 
 use axum::body::Body;
