@@ -41,7 +41,8 @@ pub const CHECKPOINTS_FILE: &str = "checkpoints.json";
 pub enum AuditStatus {
     /// Included in a checkpoint signed by the log key, with the receipt's hash.
     Ok,
-    /// Stored but not yet in a published checkpoint (409): ask again later.
+    /// Stored but not yet in a published checkpoint (409, or 422
+    /// `not_integrated` as the server answers): ask again later.
     Pending,
     /// The server has no such event (404): it lost an event it acknowledged,
     /// e.g. a database rolled back to before it.
@@ -375,6 +376,14 @@ impl Auditor {
 
     async fn record(&mut self, r: &KeptReceipt, got: Got, size_q: &str, report: &mut AuditReport) {
         report.receipts += 1;
+        // A 404 against the checkpoint of a given size may mean "no such
+        // checkpoint" rather than "no such event": ask once without it.
+        let (got, size_q) = match got {
+            Got::Status(404, _) if !size_q.is_empty() => {
+                (self.get(&inclusion_path(r, "")).await, "")
+            }
+            g => (g, size_q),
+        };
         let (status, detail) = self.audit_one(r, got, size_q).await;
         report.count(status);
         if status != AuditStatus::Ok {
@@ -598,14 +607,9 @@ impl Auditor {
                 ),
                 )
             }
-            Got::Status(409, body) => {
-                return (
-                    AuditStatus::Pending,
-                    format!(
-                        "stored, not yet in a published checkpoint: {}",
-                        body.chars().take(200).collect::<String>()
-                    ),
-                )
+            Got::Status(409, body) => return pending(&body),
+            Got::Status(422, body) if error_kind(&body).as_deref() == Some("not_integrated") => {
+                return pending(&body)
             }
             Got::Status(status, body) => {
                 return (
@@ -690,6 +694,25 @@ impl Auditor {
             ),
         }
     }
+}
+
+/// The server's error kind (`{"error": kind, ...}`), if the body has one.
+fn error_kind(body: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()?
+        .get("error")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn pending(body: &str) -> (AuditStatus, String) {
+    (
+        AuditStatus::Pending,
+        format!(
+            "stored, not yet in a published checkpoint: {}",
+            body.chars().take(200).collect::<String>()
+        ),
+    )
 }
 
 fn inclusion_path(r: &KeptReceipt, size_q: &str) -> String {

@@ -205,7 +205,8 @@ async fn inclusion(
         let size = q.tree_size.unwrap_or(published);
         let index = match ev.index {
             Some(x) if x < size && size <= i.tree.size() => x,
-            _ => return err(StatusCode::CONFLICT, "not_integrated"),
+            // As the server answers (http/log.rs): 422 not_integrated.
+            _ => return err(StatusCode::UNPROCESSABLE_ENTITY, "not_integrated"),
         };
         let mut proof = tlog::prove_record(size, index, &i.tree).unwrap();
         if i.corrupt_proofs {
