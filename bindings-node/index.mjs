@@ -19,6 +19,8 @@ export const {
   recordDecision,
   redact,
   verifyLedger,
+  ledgerHeads,
+  auditReceipts,
   flush,
   shutdown,
   metrics,

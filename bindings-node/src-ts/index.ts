@@ -64,6 +64,10 @@ export interface ClientOptions {
   maxDepth?: number
   /** What `recordModelCall` keeps of the messages besides their hash: `none`, `redacted` (default) or `full`. */
   promptStorage?: 'none' | 'redacted' | 'full'
+  /** Receipts kept in `<spoolDir>/receipts.jsonl` for {@link auditReceipts} (default 10000; 0 keeps none). */
+  receiptsMax?: number
+  /** The transparency log's verifier key (`<log-name>+<keyid>+<base64>`), for {@link auditReceipts}. */
+  logKey?: string
 }
 
 export type InitOptions = ClientOptions & {
@@ -91,6 +95,10 @@ export interface Metrics {
   queue_depth: number
   spool_bytes: number
   spool_torn_bytes: number
+  /** Receipts appended to `<spoolDir>/receipts.jsonl`. */
+  receipts_kept: number
+  /** Receipts that could not be kept (delivery is unaffected). */
+  receipts_failed: number
   last_error: string | null
 }
 
@@ -129,6 +137,67 @@ export interface VerifyReport {
   lines: number
   chains: LedgerChain[]
   malformed: { line: number; detail: string }[]
+  /** The kept heads checked (present when `head` was given). */
+  heads?: HeadCheck[]
+}
+
+/** The verdict on one kept chain head (core's `HeadCheck`). */
+export interface HeadCheck {
+  agent_id: string
+  seq: number
+  hash: string
+  /** The chain has a link at `seq` whose hash is `hash`. */
+  ok: boolean
+  /** `truncated` (the chain ends before `seq`) or `rewritten` (another link stands there). */
+  reason: string | null
+  detail: string
+}
+
+/** What became of one receipt in {@link auditReceipts}. */
+export type AuditStatus = 'ok' | 'pending' | 'missing' | 'altered' | 'proof_failed' | 'bad_checkpoint' | 'error'
+
+/** A receipt that did not audit as ok. */
+export interface AuditedEvent {
+  id: string
+  agent_id: string
+  seq: number
+  /** The link hash the receipt holds. */
+  hash: string
+  received_at: string
+  status: AuditStatus
+  detail: string
+}
+
+/** The log's latest checkpoint against the one saved by the previous audit. */
+export interface LogCheck {
+  origin: string
+  /** `first`, `consistent`, `rollback`, `fork`, `bad_checkpoint` or `error`. */
+  status: string
+  saved_size: number | null
+  saved_root: string | null
+  size: number | null
+  root: string | null
+  detail: string
+}
+
+/** What {@link auditReceipts} found (core's `AuditReport`, plus `ok` and `unprovable`). */
+export interface AuditReport {
+  /** Nothing wrong and nothing left unasked (pending events allowed). */
+  ok: boolean
+  /** Some event, or the log itself, can no longer be proved. */
+  unprovable: boolean
+  receipts: number
+  /** Receipts whose events are proved included (status `ok`). */
+  proved: number
+  pending: number
+  missing: number
+  altered: number
+  proof_failed: number
+  bad_checkpoint: number
+  errors: number
+  problems: AuditedEvent[]
+  log: LogCheck[]
+  receipts_path: string
 }
 
 /** The native client (core's `Client` behind napi). */
@@ -158,6 +227,7 @@ interface NativeClient {
   shutdown(timeoutMs?: number): Promise<DeliveryReport>
   shutdownSync(timeoutMs?: number): DeliveryReport
   metrics(): Metrics
+  ledgerHeads(): string[]
 }
 
 /**
@@ -317,6 +387,8 @@ function warnOnce(e: unknown): void {
 let client: NativeClient | null = null
 let disabled = false
 let exitTimeoutMs = 2000
+/** The options of the last `init`, for {@link auditReceipts}. */
+let initConfig: ClientOptions = {}
 
 /**
  * Starts the client. Options override the `SEALTRAIL_*` environment; with
@@ -335,6 +407,7 @@ export function init(options: InitOptions = {}): void {
   }
   const prev = client
   client = next
+  initConfig = config
   disabled = false
   if (prev) {
     try {
@@ -803,10 +876,56 @@ export function redact<T = unknown>(value: unknown): RedactResult<T> {
   }
 }
 
-/** Verifies a local ledger file (default: the configured ledger path). */
-export async function verifyLedger(path?: string): Promise<VerifyReport> {
+/**
+ * Verifies a local ledger file (default: the configured ledger path).
+ * `head`: chain heads kept from before ({@link ledgerHeads}), each
+ * `'AGENT:SEQ:HASH'` (or `'SEQ:HASH'` for a ledger of one agent); each chain
+ * must still reach that seq with that link hash, else `heads` in the report
+ * says `truncated` or `rewritten`.
+ */
+export async function verifyLedger(path?: string, options: { head?: string | string[] } = {}): Promise<VerifyReport> {
+  const head = options.head === undefined ? undefined : ([] as string[]).concat(options.head)
   try {
-    return (await native.verifyLedgerFile(path)) as unknown as VerifyReport
+    return (await native.verifyLedgerFile(path, head)) as unknown as VerifyReport
+  } catch (e) {
+    throw toSealtrailError(e)
+  }
+}
+
+/**
+ * The head of every chain of the local ledger this process writes, as
+ * `'AGENT:SEQ:HASH'`, once what is queued is written (flushes first). Keep
+ * them where the ledger's owner cannot edit them and pass them to
+ * `verifyLedger(path, { head })`. Empty when events go to a server (its
+ * receipts, {@link auditReceipts}, play that part).
+ */
+export async function ledgerHeads(): Promise<string[]> {
+  const c = getClient()
+  if (!c) return []
+  try {
+    await c.flush(5000)
+    return c.ledgerHeads()
+  } catch (e) {
+    warnOnce(e)
+    return []
+  }
+}
+
+/**
+ * Checks that the server can still prove every event it acknowledged to
+ * this agent: each receipt kept in `<spoolDir>/receipts.jsonl` is looked up
+ * in the server's transparency log, its inclusion proof checked against a
+ * checkpoint signed by the log key (`logKey` / `SEALTRAIL_LOG_KEY`), and
+ * the log's latest checkpoint checked to extend the one saved by the
+ * previous audit. Runs off the JavaScript thread. Options: as `init`
+ * (by default those given to `init`, then the environment). Rejects (with
+ * `code`) without an endpoint, API key or log key, or when the server
+ * cannot be asked at all.
+ */
+export async function auditReceipts(options: ClientOptions = {}): Promise<AuditReport> {
+  try {
+    const report = await native.auditReceiptsTask(settings({ ...initConfig, ...options }))
+    return report as unknown as AuditReport
   } catch (e) {
     throw toSealtrailError(e)
   }

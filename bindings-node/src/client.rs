@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use sealtrail_core::client::{verify_ledger, Client, ClientConfig, DeliveryReport};
+use sealtrail_core::client::{
+    audit_receipts, verify_ledger_with_heads, Client, ClientConfig, DeliveryReport, LedgerHead,
+};
 
 use crate::event::{self, EventExtra};
 use crate::{payload, to_napi};
@@ -164,6 +166,18 @@ impl JsClient {
     pub fn metrics(&self) -> serde_json::Value {
         serde_json::to_value(self.inner.metrics()).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The head of every chain of this client's ledger file as
+    /// `AGENT:SEQ:HASH` (core's `Client::ledger_heads`; flush first). Empty
+    /// when events go to a server.
+    #[napi(catch_unwind)]
+    pub fn ledger_heads(&self) -> Vec<String> {
+        self.inner
+            .ledger_heads()
+            .iter()
+            .map(|h| h.to_string())
+            .collect()
+    }
 }
 
 pub struct Wait {
@@ -213,6 +227,7 @@ impl Task for Wait {
 
 pub struct Verify {
     path: Option<String>,
+    heads: Vec<String>,
 }
 
 impl Task for Verify {
@@ -224,7 +239,13 @@ impl Task for Verify {
             Some(p) => std::path::PathBuf::from(p),
             None => ClientConfig::from_env().map_err(to_napi)?.ledger_path,
         };
-        let r = verify_ledger(&path).map_err(to_napi)?;
+        let heads = self
+            .heads
+            .iter()
+            .map(|h| h.parse::<LedgerHead>())
+            .collect::<sealtrail_core::Result<Vec<_>>>()
+            .map_err(to_napi)?;
+        let r = verify_ledger_with_heads(&path, &heads).map_err(to_napi)?;
         let ok = r.ok();
         let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
         if let Some(o) = v.as_object_mut() {
@@ -241,8 +262,47 @@ impl Task for Verify {
 
 /// Verifies a local ledger file offline (default: the configured
 /// `ledger_path`): core recomputes every content and link hash and names the
-/// first broken seq of each chain. Rejects only when the file cannot be read.
+/// first broken seq of each chain, and checks each kept head
+/// (`[AGENT:]SEQ:HASH`). Rejects when the file cannot be read or a head is
+/// malformed.
 #[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown>>")]
-pub fn verify_ledger_file(path: Option<String>) -> AsyncTask<Verify> {
-    AsyncTask::new(Verify { path })
+pub fn verify_ledger_file(path: Option<String>, heads: Option<Vec<String>>) -> AsyncTask<Verify> {
+    AsyncTask::new(Verify {
+        path,
+        heads: heads.unwrap_or_default(),
+    })
+}
+
+pub struct Audit {
+    settings: Vec<Vec<String>>,
+}
+
+impl Task for Audit {
+    type Output = serde_json::Value;
+    type JsValue = Json;
+
+    fn compute(&mut self) -> Result<serde_json::Value> {
+        let cfg = config(std::mem::take(&mut self.settings)).map_err(to_napi)?;
+        let r = audit_receipts(&cfg).map_err(to_napi)?;
+        let (ok, unprovable) = (r.all_ok(), r.unprovable());
+        let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("ok".into(), ok.into());
+            o.insert("unprovable".into(), unprovable.into());
+        }
+        Ok(v)
+    }
+
+    fn resolve(&mut self, _env: Env, output: serde_json::Value) -> Result<Json> {
+        Ok(Json(output))
+    }
+}
+
+/// Audits the kept receipts against the server's transparency log (core's
+/// `audit_receipts`) off the JavaScript thread: defaults, the environment,
+/// then `settings` (pairs of core setting name and text value). Rejects for
+/// a missing endpoint, API key or log key, or a server that cannot be asked.
+#[napi(catch_unwind, ts_return_type = "Promise<Record<string, unknown>>")]
+pub fn audit_receipts_task(settings: Vec<Vec<String>>) -> AsyncTask<Audit> {
+    AsyncTask::new(Audit { settings })
 }

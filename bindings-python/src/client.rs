@@ -25,6 +25,9 @@ use crate::event::{self, Ctx, Fields};
 
 /// Where events go: core's client pipeline, or (`init(capture=True)`) a
 /// list in this process, unredacted and unsealed, for the agent's own tests.
+// One per client (one per process): the variants' size difference costs
+// nothing, and boxing the core client would add a hop to every record.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Core(CoreClient),
     Memory(Mutex<Vec<Event>>),
@@ -540,6 +543,16 @@ impl PyClient {
         Ok(out)
     }
 
+    /// The head of every chain of this client's ledger file as
+    /// `AGENT:SEQ:HASH` (core's `Client::ledger_heads`; flush first). Empty
+    /// when events go to a server or are captured.
+    fn ledger_heads(&self) -> Vec<String> {
+        match &*self.sink {
+            Sink::Core(c) => c.ledger_heads().iter().map(|h| h.to_string()).collect(),
+            Sink::Memory(_) => Vec::new(),
+        }
+    }
+
     /// After `os.fork`, in the child: never touch the parent's worker.
     fn _abandon(&self) {
         self.abandoned.store(true, Ordering::Relaxed);
@@ -547,19 +560,35 @@ impl PyClient {
 }
 
 /// Verifies a local ledger file (default: the configured ledger path);
-/// returns core's report plus `ok`. GIL released while it reads.
+/// returns core's report plus `ok`. `head`: kept chain heads, a string
+/// `[AGENT:]SEQ:HASH` or a list of them (parsed by core). GIL released
+/// while it reads.
 #[pyfunction]
-#[pyo3(signature = (path=None))]
+#[pyo3(signature = (path=None, head=None))]
 fn verify_ledger<'py>(
     py: Python<'py>,
     path: Option<std::path::PathBuf>,
+    head: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let path = match path {
         Some(p) => p,
         None => ClientConfig::from_env().py_err()?.ledger_path,
     };
+    let texts: Vec<String> = match &head {
+        None => Vec::new(),
+        Some(h) if h.is_none() => Vec::new(),
+        Some(h) => match h.cast::<PyString>() {
+            Ok(s) => vec![s.to_cow()?.into_owned()],
+            Err(_) => h.extract()?,
+        },
+    };
+    let heads = texts
+        .iter()
+        .map(|t| t.parse::<sealtrail_core::client::LedgerHead>())
+        .collect::<Result<Vec<_>, _>>()
+        .py_err()?;
     let report = py
-        .detach(|| sealtrail_core::client::verify_ledger(&path))
+        .detach(|| sealtrail_core::client::verify_ledger_with_heads(&path, &heads))
         .py_err()?;
     let mut v = serde_json::to_value(&report).unwrap_or_default();
     if let Value::Object(m) = &mut v {
@@ -568,9 +597,40 @@ fn verify_ledger<'py>(
     to_py_value(py, &v)
 }
 
+/// Audits the kept receipts against the server's transparency log (core's
+/// `audit_receipts`): the environment, then `options` (any `ClientConfig`
+/// key: endpoint, api_key, log_key, spool_dir, ...). Returns core's report
+/// plus `ok` (nothing wrong, nothing left unasked) and `unprovable`. GIL
+/// released while it asks the server.
+#[pyfunction]
+#[pyo3(signature = (**options))]
+fn audit_receipts<'py>(
+    py: Python<'py>,
+    options: Option<Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut cfg = ClientConfig::from_env().py_err()?;
+    if let Some(o) = &options {
+        for (k, v) in o.iter() {
+            if let Some(text) = option_text(&v)? {
+                cfg.set(&k.str()?.to_string(), &text).py_err()?;
+            }
+        }
+    }
+    let report = py
+        .detach(|| sealtrail_core::client::audit_receipts(&cfg))
+        .py_err()?;
+    let mut v = serde_json::to_value(&report).unwrap_or_default();
+    if let Value::Object(m) = &mut v {
+        m.insert("ok".into(), Value::Bool(report.all_ok()));
+        m.insert("unprovable".into(), Value::Bool(report.unprovable()));
+    }
+    to_py_value(py, &v)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyClient>()?;
     m.add_class::<ToolSpec>()?;
     m.add_function(wrap_pyfunction!(verify_ledger, m)?)?;
+    m.add_function(wrap_pyfunction!(audit_receipts, m)?)?;
     Ok(())
 }

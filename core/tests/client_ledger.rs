@@ -372,3 +372,94 @@ fn an_ended_call_is_written_as_its_call_then_its_result() {
     assert!(!text.contains("jane.doe"), "redacted: {text}");
     assert!(verify_ledger(&path).unwrap().ok());
 }
+
+#[test]
+fn kept_heads_catch_a_ledger_cut_short_or_rewritten() {
+    use sealtrail_core::client::{verify_ledger_with_heads, LedgerHead};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    for i in 0..10 {
+        c.record(event(["a", "b:x"][i % 2], &format!("e{i}"), 100));
+    }
+    assert!(c.flush(Duration::from_secs(10)).complete);
+    let heads = c.ledger_heads();
+    c.shutdown(Duration::from_secs(10));
+    drop(c);
+    let texts: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    assert_eq!(texts.len(), 2);
+    assert!(
+        texts[0].starts_with("a:5:") && texts[1].starts_with("b:x:5:"),
+        "{texts:?}"
+    );
+    let parsed: Vec<LedgerHead> = texts.iter().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(
+        parsed, heads,
+        "text form round-trips, agent with ':' included"
+    );
+    let rep = verify_ledger_with_heads(&path, &parsed).unwrap();
+    assert!(rep.ok(), "{rep:?}");
+    assert!(rep.heads.iter().all(|h| h.ok));
+
+    // Cut the last two lines (one link of each agent): the file still
+    // verifies on its own, not against the kept heads.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, lines[..8].join("\n") + "\n").unwrap();
+    assert!(verify_ledger(&path).unwrap().ok(), "fine without a head");
+    let rep = verify_ledger_with_heads(&path, &heads).unwrap();
+    assert!(!rep.ok());
+    let reasons: Vec<_> = rep.heads.iter().map(|h| h.reason.as_deref()).collect();
+    assert_eq!(reasons, [Some("truncated"), Some("truncated")], "{rep:?}");
+    assert!(
+        rep.heads[0].detail.contains("ends at seq 4"),
+        "{}",
+        rep.heads[0].detail
+    );
+
+    // Written on past the cut: the chain is long enough again, but the link
+    // at the head's seq is another one.
+    let c = ledger_client(&path);
+    c.record(event("a", "replacement", 100));
+    c.shutdown(Duration::from_secs(10));
+    drop(c);
+    assert!(verify_ledger(&path).unwrap().ok());
+    let rep = verify_ledger_with_heads(&path, &heads).unwrap();
+    assert_eq!(rep.heads[0].reason.as_deref(), Some("rewritten"), "{rep:?}");
+    assert_eq!(rep.heads[1].reason.as_deref(), Some("truncated"));
+
+    // A head without an agent needs a ledger of one chain.
+    let one: LedgerHead = format!("4:{}", heads[0].hash).parse().unwrap();
+    assert!(verify_ledger_with_heads(&path, &[one]).is_err());
+    for bad in [
+        "",
+        "5",
+        "a:0:00",
+        "x:5:zz",
+        &format!(":5:{}", heads[0].hash),
+    ] {
+        assert!(bad.parse::<LedgerHead>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_head_without_agent_for_a_single_chain_ledger() {
+    use sealtrail_core::client::{verify_ledger_with_heads, LedgerHead};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.jsonl");
+    let c = ledger_client(&path);
+    for i in 0..3 {
+        c.record(event("solo", &format!("e{i}"), 100));
+    }
+    c.flush(Duration::from_secs(10));
+    let h = c.ledger_heads().remove(0);
+    c.shutdown(Duration::from_secs(10));
+    let head: LedgerHead = format!("{}:{}", h.seq, h.hash).parse().unwrap();
+    assert!(verify_ledger_with_heads(&path, std::slice::from_ref(&head))
+        .unwrap()
+        .ok());
+    std::fs::write(&path, "").unwrap();
+    let rep = verify_ledger_with_heads(&path, &[head]).unwrap();
+    assert_eq!(rep.heads[0].reason.as_deref(), Some("truncated"), "{rep:?}");
+    assert!(!rep.ok(), "an emptied ledger does not pass its kept head");
+}

@@ -139,6 +139,12 @@ enum Command {
         /// Only this agent's chain (needs --org).
         #[arg(long, requires = "org")]
         agent: Option<String>,
+        /// A chain head kept from before (`SEQ:HASH`, or `AGENT:SEQ:HASH`
+        /// for a ledger of several agents; repeatable, with --ledger): the
+        /// chain must reach that seq with that link hash, else it is
+        /// reported truncated or rewritten.
+        #[arg(long, requires = "ledger")]
+        head: Vec<String>,
         #[command(flatten)]
         log: CheckpointArgs,
     },
@@ -234,6 +240,25 @@ enum Command {
         /// HMAC key for pseudonyms.
         #[arg(long, env = "SEALTRAIL_REDACT_KEY", hide_env_values = true)]
         key: Option<String>,
+    },
+    /// Audit this agent's kept receipts (`<spool-dir>/receipts.jsonl`)
+    /// against the server's transparency log: one JSON line per event that
+    /// is not ok, then a summary. Exit 0 when all is ok (pending events
+    /// included), 3 when an event or the log can no longer be proved, 1 when
+    /// the audit could not be done.
+    AuditReceipts {
+        /// The server, e.g. https://audit.example.com.
+        #[arg(long, env = "SEALTRAIL_ENDPOINT")]
+        endpoint: String,
+        /// An API key of the organisation (the ingest key will do).
+        #[arg(long, env = "SEALTRAIL_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// The client's spool directory (receipts and saved checkpoints).
+        #[arg(long, env = "SEALTRAIL_SPOOL_DIR", default_value = ".sealtrail/spool")]
+        spool_dir: std::path::PathBuf,
+        /// The log's verifier key, as `sealtrail log-key generate` printed it.
+        #[arg(long, env = "SEALTRAIL_LOG_KEY")]
+        log_key: String,
     },
     /// Print the version.
     Version,
@@ -436,13 +461,23 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             println!("{}", k.key);
         }
         Command::Verify {
-            ledger: Some(path), ..
+            ledger: Some(path),
+            head,
+            ..
         } => {
-            let report =
-                tokio::task::spawn_blocking(move || sealtrail_core::client::verify_ledger(&path))
-                    .await??;
+            let heads = head
+                .iter()
+                .map(|h| h.parse())
+                .collect::<Result<Vec<sealtrail_core::client::LedgerHead>, _>>()?;
+            let report = tokio::task::spawn_blocking(move || {
+                sealtrail_core::client::verify_ledger_with_heads(&path, &heads)
+            })
+            .await??;
             for c in &report.chains {
                 println!("{}", serde_json::to_string(c)?);
+            }
+            for h in &report.heads {
+                println!("{}", serde_json::json!({"head": h}));
             }
             for m in &report.malformed {
                 println!(
@@ -467,6 +502,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             agent,
             ledger: None,
             log,
+            ..
         } => verify(&dba, org, agent, log).await?,
         Command::LogKey {
             command: LogKeyCommand::Generate { out, name, witness },
@@ -531,6 +567,49 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             println!(
                 "{made} partition(s) made; {months} month(s) from {from} to {to} now have one"
             );
+        }
+        Command::AuditReceipts {
+            endpoint,
+            api_key,
+            spool_dir,
+            log_key,
+        } => {
+            let mut cfg = sealtrail_core::client::ClientConfig::default();
+            cfg.set("endpoint", &endpoint)?;
+            cfg.set("api_key", &api_key)?;
+            cfg.set("log_key", &log_key)?;
+            cfg.spool_dir = spool_dir;
+            let r =
+                tokio::task::spawn_blocking(move || sealtrail_core::client::audit_receipts(&cfg))
+                    .await??;
+            let mut out = std::io::stdout().lock();
+            for p in &r.problems {
+                writeln!(out, "{}", serde_json::to_string(p)?)?;
+            }
+            let summary = serde_json::json!({"summary": {
+                "receipts": r.receipts, "proved": r.proved, "pending": r.pending,
+                "missing": r.missing, "altered": r.altered, "proof_failed": r.proof_failed,
+                "bad_checkpoint": r.bad_checkpoint, "errors": r.errors, "log": r.log,
+            }});
+            writeln!(out, "{summary}")?;
+            out.flush()?;
+            let log = r
+                .log
+                .iter()
+                .map(|l| format!("{} {}", l.origin, l.status))
+                .collect::<Vec<_>>()
+                .join(", ");
+            eprintln!(
+                "{} receipts: {} proved, {} pending, {} missing, {} altered, {} proof failed, {} bad checkpoint, {} errors; log: {}",
+                r.receipts, r.proved, r.pending, r.missing, r.altered, r.proof_failed,
+                r.bad_checkpoint, r.errors, if log.is_empty() { "no checkpoint yet" } else { &log }
+            );
+            if r.unprovable() {
+                std::process::exit(3);
+            }
+            if r.incomplete() {
+                std::process::exit(1);
+            }
         }
         Command::Import {
             file,

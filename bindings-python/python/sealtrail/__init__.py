@@ -24,7 +24,7 @@ thread. Auditing failures never raise into the agent.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from sealtrail import _native, _state
 from sealtrail._context import current as _current
@@ -45,7 +45,7 @@ from sealtrail._tool import tool
 __all__ = [
     "init", "tool", "session", "trace",
     "record", "record_request", "record_model_call", "record_response", "record_decision",
-    "redact", "verify_ledger", "flush", "shutdown", "metrics", "prompt_hash", "to_json",
+    "redact", "verify_ledger", "ledger_heads", "audit_receipts", "flush", "shutdown", "metrics", "prompt_hash", "to_json",
     "version", "current_context",
     "SealtrailError", "InvalidEventError", "TooLargeError", "ConfigError",
     "SealtrailIOError", "HashMismatchError",
@@ -200,16 +200,75 @@ def redact(text: str) -> str:
     return c.redact(text)
 
 
-def verify_ledger(path: Optional[str] = None) -> Dict[str, Any]:
+def verify_ledger(path: Optional[str] = None,
+                  head: Union[str, Sequence[str], None] = None) -> Dict[str, Any]:
     """Verifies a local ledger file's hash chains; returns a report with
     ``ok`` and, when broken, the first broken ``seq`` and why.
 
+    ``head``: chain heads kept from before (``ledger_heads()``), each
+    ``"AGENT:SEQ:HASH"`` (or ``"SEQ:HASH"`` for a ledger of one agent). Each
+    chain must still reach that seq with that link hash; ``report["heads"]``
+    says which did not and why (``truncated``: its tail was cut off;
+    ``rewritten``: another link stands there). Raises ``ConfigError`` for a
+    malformed head.
+
     Example::
 
-        report = sealtrail.verify_ledger("sealtrail-ledger.jsonl")
+        heads = sealtrail.ledger_heads()          # keep these elsewhere
+        ...
+        report = sealtrail.verify_ledger("sealtrail-ledger.jsonl", head=heads)
         assert report["ok"], report
     """
-    return _native.verify_ledger(path)
+    return _native.verify_ledger(path, head)
+
+
+def ledger_heads() -> List[str]:
+    """The head of every chain of the local ledger this process writes, as
+    ``"AGENT:SEQ:HASH"``, after what is queued is written (flushes first).
+    Keep them where the ledger's owner cannot edit them (a log shipped
+    elsewhere, a message to the auditor) and pass them to
+    ``verify_ledger(head=...)``. Empty when events go to a server (its
+    receipts, ``audit_receipts()``, play that part).
+    """
+    c = _state.get()
+    if c is None:
+        return []
+    c.flush(5.0)
+    return list(c.ledger_heads())
+
+
+def audit_receipts(**options: Any) -> Dict[str, Any]:
+    """Checks that the server can still prove every event it acknowledged
+    to this agent: each receipt kept in ``<spool_dir>/receipts.jsonl`` is
+    looked up in the server's transparency log, its inclusion proof checked
+    against a checkpoint signed by the log key (``log_key`` /
+    ``SEALTRAIL_LOG_KEY``), and the log's latest checkpoint checked to
+    extend the one saved by the previous audit. Blocks while it asks the
+    server (the GIL is released); run it outside the agent's hot path.
+
+    Options: as ``init()`` (``endpoint``, ``api_key``, ``spool_dir``,
+    ``log_key``, ...); by default those given to ``init()``, then the
+    environment.
+
+    Returns a dict: counts ``receipts``, ``proved``, ``pending`` (not yet in a
+    checkpoint), ``missing`` (the server lost it), ``altered``,
+    ``proof_failed``, ``bad_checkpoint``, ``errors``; ``problems`` (each
+    event that is not ok, with ``status`` and ``detail``); ``log`` (per
+    origin: ``first``, ``consistent``, ``rollback``, ``fork``,
+    ``bad_checkpoint`` or ``error``); ``unprovable`` (some event or the log
+    can no longer be proved) and ``ok`` (nothing wrong, nothing unasked).
+    Raises ``ConfigError`` without an endpoint, API key or log key and
+    ``SealtrailIOError`` when the server cannot be asked at all.
+
+    Example::
+
+        report = sealtrail.audit_receipts(log_key=os.environ["LOG_KEY"])
+        for p in report["problems"]:
+            print(p["status"], p["id"], p["detail"])
+    """
+    merged = {k: v for k, v in _state._options.items() if k != "capture"}
+    merged.update(options)
+    return _native.audit_receipts(**merged)
 
 
 def flush(timeout: float = 5.0) -> Dict[str, int]:

@@ -141,8 +141,10 @@ pub struct ClientConfig {
     /// Default `"default"`.
     pub agent_id: String,
     /// `SEALTRAIL_SPOOL_DIR`: directory of the disk spool (segment files and
-    /// `rejected/`). One client process at a time per directory (locked).
-    /// Default `.sealtrail/spool` under the working directory.
+    /// `rejected/`), and of the kept receipts (`receipts.jsonl`) and the
+    /// checkpoint saved by `audit_receipts` (`checkpoints.json`). One client
+    /// process at a time per directory (locked). Default `.sealtrail/spool`
+    /// under the working directory.
     pub spool_dir: PathBuf,
     /// `SEALTRAIL_SPOOL_MAX_BYTES`: cap on the spool's size on disk. A batch
     /// that would pass it is dropped, counted (`dropped`, `spool_full`) and
@@ -209,6 +211,15 @@ pub struct ClientConfig {
     /// messages besides their hash: `none`, `redacted` (default) or `full`
     /// (stored unredacted; everything else in the event is still redacted).
     pub prompt_storage: PromptStorage,
+    /// `SEALTRAIL_RECEIPTS_MAX`: receipts the client keeps in
+    /// `<spool_dir>/receipts.jsonl` for [`audit_receipts`](super::audit_receipts)
+    /// (the newest; the newest of each agent always). 0 keeps none. Default
+    /// 10,000.
+    pub receipts_max: usize,
+    /// `SEALTRAIL_LOG_KEY`: the transparency log's verifier key
+    /// (`<log-name>+<keyid>+<base64>`, as `sealtrail log-key generate`
+    /// prints it), which `audit_receipts` checks checkpoints against.
+    pub log_key: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -237,6 +248,8 @@ impl Default for ClientConfig {
             limits: Limits::default(),
             redact: RedactConfig::default(),
             prompt_storage: PromptStorage::Redacted,
+            receipts_max: 10_000,
+            log_key: None,
         }
     }
 }
@@ -272,6 +285,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "redact_sensitive_keys",
     "redact_rules",
     "prompt_storage",
+    "receipts_max",
+    "log_key",
 ];
 
 fn config_err(msg: impl Into<String>) -> Error {
@@ -367,6 +382,8 @@ impl ClientConfig {
             "max_event_bytes" => self.limits.max_event_bytes = parse_u64(key, value)? as usize,
             "max_depth" => self.limits.max_depth = parse_u64(key, value)? as usize,
             "prompt_storage" => self.prompt_storage = value.parse()?,
+            "receipts_max" => self.receipts_max = parse_u64(key, value)? as usize,
+            "log_key" => self.log_key = non_empty(value),
             k if k.starts_with("redact_") => self
                 .redact
                 .set(k, value)

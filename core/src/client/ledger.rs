@@ -14,6 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,10 @@ struct AgentOnly {
     agent_id: String,
 }
 
+/// Chain heads by agent: (seq, link hash), shared between the ledger
+/// writer and readers on other threads.
+pub(crate) type SharedHeads = Arc<Mutex<HashMap<String, (u64, Hash)>>>;
+
 /// Appends chained lines to a ledger file.
 #[derive(Debug)]
 pub struct LedgerWriter {
@@ -52,6 +58,9 @@ pub struct LedgerWriter {
     file: File,
     fsync: bool,
     heads: HashMap<String, (u64, Hash)>,
+    /// The heads as of the last completed append, readable from other
+    /// threads (`Client::ledger_heads`).
+    shared: SharedHeads,
     buf: Vec<u8>,
 }
 
@@ -143,6 +152,7 @@ impl LedgerWriter {
                 path: path.to_path_buf(),
                 file,
                 fsync,
+                shared: Arc::new(Mutex::new(heads.clone())),
                 heads,
                 buf: Vec::new(),
             },
@@ -157,6 +167,18 @@ impl LedgerWriter {
     /// Head (seq, hash) of an agent's chain.
     pub fn head(&self, agent_id: &str) -> Option<(u64, Hash)> {
         self.heads.get(agent_id).copied()
+    }
+
+    /// Every chain's head, by agent: what to keep outside the file and give
+    /// `verify_ledger_with_heads` later.
+    pub fn heads(&self) -> Vec<LedgerHead> {
+        heads_of(&self.heads)
+    }
+
+    /// A handle on the heads as of the last completed append, for readers
+    /// on other threads.
+    pub(crate) fn shared_heads(&self) -> SharedHeads {
+        self.shared.clone()
     }
 
     /// Appends sealed events `(agent_id, canonical bytes, content hash)` as
@@ -207,7 +229,11 @@ impl LedgerWriter {
             let _ = self.file.set_len(before);
             return Err(io_err("write ledger", &self.path, e));
         }
+        let mut shared = self.shared.lock().ok();
         for (agent, head) in new_heads {
+            if let Some(m) = shared.as_mut() {
+                m.insert(agent.to_string(), head);
+            }
             self.heads.insert(agent.to_string(), head);
         }
         Ok(n)
@@ -270,12 +296,18 @@ pub struct LedgerReport {
     pub lines: u64,
     pub chains: Vec<LedgerChain>,
     pub malformed: Vec<LedgerLineError>,
+    /// The kept heads checked ([`verify_ledger_with_heads`]); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<HeadCheck>,
 }
 
 impl LedgerReport {
-    /// True when every line parsed and every chain verified.
+    /// True when every line parsed, every chain verified and every kept head
+    /// was found.
     pub fn ok(&self) -> bool {
-        self.malformed.is_empty() && self.chains.iter().all(|c| c.broken.is_none())
+        self.malformed.is_empty()
+            && self.chains.iter().all(|c| c.broken.is_none())
+            && self.heads.iter().all(|h| h.ok)
     }
 }
 
@@ -586,6 +618,169 @@ pub fn import_with(
     }
     if !batch.is_empty() {
         ship(batch, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// A chain head kept outside the ledger (printed by the agent, mailed to an
+/// auditor, stored elsewhere): the seq and link hash an agent's chain had.
+/// Text form `AGENT:SEQ:HASH`, or `SEQ:HASH` for a ledger of one chain (the
+/// agent id may itself contain `:`; the last two fields are split off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerHead {
+    pub agent_id: Option<String>,
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+impl FromStr for LedgerHead {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::Config,
+                format!("head {s:?}: {why}; expected SEQ:HASH or AGENT:SEQ:HASH"),
+            )
+        };
+        let mut parts = s.trim().rsplitn(3, ':');
+        let (Some(hash), Some(seq)) = (parts.next(), parts.next()) else {
+            return Err(bad("no ':'"));
+        };
+        let agent_id = match parts.next() {
+            Some("") => return Err(bad("empty agent id")),
+            other => other.map(str::to_string),
+        };
+        let seq: u64 = seq.parse().map_err(|_| bad("seq is not a number"))?;
+        if seq == 0 {
+            return Err(bad("seq starts at 1"));
+        }
+        let hash = hash.parse().map_err(|_| bad("hash is not 64 hex digits"))?;
+        Ok(LedgerHead {
+            agent_id,
+            seq,
+            hash,
+        })
+    }
+}
+
+impl std::fmt::Display for LedgerHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.agent_id {
+            Some(a) => write!(f, "{a}:{}:{}", self.seq, self.hash),
+            None => write!(f, "{}:{}", self.seq, self.hash),
+        }
+    }
+}
+
+pub(crate) fn heads_of(m: &HashMap<String, (u64, Hash)>) -> Vec<LedgerHead> {
+    let mut v: Vec<LedgerHead> = m
+        .iter()
+        .map(|(a, (seq, hash))| LedgerHead {
+            agent_id: Some(a.clone()),
+            seq: *seq,
+            hash: *hash,
+        })
+        .collect();
+    v.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+    v
+}
+
+/// The verdict on one kept head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadCheck {
+    pub agent_id: String,
+    pub seq: u64,
+    pub hash: Hash,
+    /// The chain has a link at `seq` whose hash is `hash`.
+    pub ok: bool,
+    /// `truncated` (the chain ends before `seq`: its tail was cut off) or
+    /// `rewritten` (the link at `seq` has another hash).
+    pub reason: Option<String>,
+    pub detail: String,
+}
+
+/// [`verify_ledger`], and for each kept head, that the agent's chain
+/// reaches at least that seq and that the link there has that hash: a
+/// ledger whose tail was cut off (and perhaps written again) verifies on its
+/// own, but not against a head kept before. A head without an agent needs a
+/// ledger of one chain. `Err` when the file cannot be read, or a head names
+/// no agent and the ledger has several chains.
+pub fn verify_ledger_with_heads(path: &Path, heads: &[LedgerHead]) -> Result<LedgerReport> {
+    let mut report = verify_ledger(path)?;
+    if heads.is_empty() {
+        return Ok(report);
+    }
+    let mut agents: Vec<String> = Vec::with_capacity(heads.len());
+    for h in heads {
+        agents.push(match &h.agent_id {
+            Some(a) => a.clone(),
+            None => match report.chains.as_slice() {
+                [] => String::new(),
+                [one] => one.agent_id.clone(),
+                many => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{} has {} chains: name the agent of head {h} (AGENT:SEQ:HASH)",
+                            path.display(),
+                            many.len()
+                        ),
+                    ))
+                }
+            },
+        });
+    }
+    // The link hash at each head's seq, and the last seq of each agent.
+    let mut found: HashMap<(String, u64), Hash> = HashMap::new();
+    let mut last: HashMap<String, u64> = HashMap::new();
+    let wanted: HashSet<(&str, u64)> = agents
+        .iter()
+        .zip(heads)
+        .map(|(a, h)| (a.as_str(), h.seq))
+        .collect();
+    for_each_line(path, |_, text| {
+        let Ok((line, agent)) = parse_line(text) else {
+            return;
+        };
+        let l = last.entry(agent.clone()).or_default();
+        *l = (*l).max(line.seq);
+        if wanted.contains(&(agent.as_str(), line.seq)) {
+            found.entry((agent, line.seq)).or_insert(line.hash);
+        }
+    })?;
+    for (agent, h) in agents.into_iter().zip(heads) {
+        let end = last.get(&agent).copied().unwrap_or(0);
+        let (ok, reason, detail) = match found.get(&(agent.clone(), h.seq)) {
+            None => (
+                false,
+                Some("truncated"),
+                format!(
+                    "the chain of agent {agent:?} ends at seq {end}, before the kept head seq {}: its tail was removed",
+                    h.seq
+                ),
+            ),
+            Some(x) if *x != h.hash => (
+                false,
+                Some("rewritten"),
+                format!(
+                    "the link at seq {} hashes to {x}, not the kept head {}: the chain was rewritten",
+                    h.seq, h.hash
+                ),
+            ),
+            Some(_) => (
+                true,
+                None,
+                format!("the chain reaches seq {} with the kept hash (it ends at seq {end})", h.seq),
+            ),
+        };
+        report.heads.push(HeadCheck {
+            agent_id: agent,
+            seq: h.seq,
+            hash: h.hash,
+            ok,
+            reason: reason.map(str::to_string),
+            detail,
+        });
     }
     Ok(report)
 }

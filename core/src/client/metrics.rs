@@ -28,6 +28,8 @@ pub struct Metrics {
     pub(crate) taken: AtomicU64,
     pub(crate) spool_bytes: AtomicU64,
     pub(crate) spool_torn_bytes: AtomicU64,
+    pub(crate) receipts_kept: AtomicU64,
+    pub(crate) receipts_failed: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
 }
 
@@ -76,6 +78,12 @@ pub struct MetricsSnapshot {
     pub spool_bytes: u64,
     /// Bytes cut from torn spool tails found at start.
     pub spool_torn_bytes: u64,
+    /// Receipts appended to `<spool_dir>/receipts.jsonl` (for
+    /// `audit_receipts`).
+    pub receipts_kept: u64,
+    /// Receipts that could not be written there (the events are delivered;
+    /// they just cannot be audited from this machine). Logged once.
+    pub receipts_failed: u64,
     /// The most recent delivery problem, if any (never contains payloads).
     pub last_error: Option<String>,
 }
@@ -99,6 +107,8 @@ impl Metrics {
             queue_depth: 0,
             spool_bytes: self.spool_bytes.load(Relaxed),
             spool_torn_bytes: self.spool_torn_bytes.load(Relaxed),
+            receipts_kept: self.receipts_kept.load(Relaxed),
+            receipts_failed: self.receipts_failed.load(Relaxed),
             last_error: self.last_error.lock().ok().and_then(|g| g.clone()),
         }
     }

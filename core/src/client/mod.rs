@@ -13,9 +13,11 @@
 //! is killed are lost; every other loss (queue full, spool full, invalid
 //! event) is counted in [`MetricsSnapshot::dropped`] and logged.
 
+pub mod audit;
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod receipts;
 pub mod record;
 pub mod redaction;
 pub mod spool;
@@ -31,12 +33,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+pub use audit::{audit_receipts, AuditReport, AuditStatus, AuditedEvent, LogCheck};
 pub use config::{ClientConfig, Compression, OverflowPolicy, PromptStorage, CONFIG_KEYS};
 pub use ledger::{
-    import, import_with, verify_ledger, ImportOptions, ImportReport, LedgerChain, LedgerReport,
-    LedgerWriter,
+    import, import_with, verify_ledger, verify_ledger_with_heads, HeadCheck, ImportOptions,
+    ImportReport, LedgerChain, LedgerHead, LedgerReport, LedgerWriter,
 };
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use receipts::{read_receipts, KeptReceipt, ReceiptLog};
 pub use record::{EndedCall, Payload, RecordOptions, ToolSpec};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -106,6 +110,8 @@ pub struct Client {
     shutdown_timeout: Duration,
     final_report: Mutex<Option<DeliveryReport>>,
     redactor: Arc<dyn EventRedactor>,
+    /// The ledger writer's heads as of its last append (ledger destination).
+    ledger_heads: Option<ledger::SharedHeads>,
 }
 
 impl std::fmt::Debug for Client {
@@ -134,6 +140,7 @@ impl Client {
     pub fn with_redactor(cfg: ClientConfig, redactor: Arc<dyn EventRedactor>) -> Result<Client> {
         cfg.validate()?;
         let metrics = Arc::new(Metrics::default());
+        let mut ledger_heads = None;
         let (sink, destination) = match &cfg.endpoint {
             Some(endpoint) => {
                 let transport = transport::Transport::new(&cfg)?;
@@ -150,8 +157,22 @@ impl Client {
                         "spool holds events from a previous run; replaying them first"
                     );
                 }
+                let receipts = if cfg.receipts_max == 0 {
+                    None
+                } else {
+                    match receipts::ReceiptLog::open(&cfg.spool_dir, cfg.receipts_max) {
+                        Ok(log) => Some(log),
+                        Err(e) => {
+                            // Delivery goes on; only auditing from here is lost.
+                            let msg = format!("receipts will not be kept: {e}");
+                            tracing::error!(target: "sealtrail::worker", "{msg}");
+                            metrics.set_error(msg);
+                            None
+                        }
+                    }
+                };
                 (
-                    Sink::Remote(Box::new(Remote::new(transport, spool))),
+                    Sink::Remote(Box::new(Remote::new(transport, spool, receipts))),
                     Destination::Server {
                         endpoint: endpoint.clone(),
                     },
@@ -159,6 +180,7 @@ impl Client {
             }
             None => {
                 let (writer, _torn) = LedgerWriter::open(&cfg.ledger_path, cfg.fsync)?;
+                ledger_heads = Some(writer.shared_heads());
                 (
                     Sink::Ledger(writer),
                     Destination::Ledger {
@@ -199,6 +221,7 @@ impl Client {
             shutdown_timeout: client_meta.2,
             final_report: Mutex::new(None),
             redactor,
+            ledger_heads,
         })
     }
 
@@ -216,6 +239,23 @@ impl Client {
 
     pub fn destination(&self) -> &Destination {
         &self.destination
+    }
+
+    /// The head (agent, seq, link hash) of every chain this client's ledger
+    /// file holds, as of the worker's last write (call [`Client::flush`]
+    /// first to include everything recorded). Keep them somewhere the
+    /// ledger's owner cannot edit (print them to a log, send them to an
+    /// auditor): `verify_ledger_with_heads` (`sealtrail verify --ledger FILE
+    /// --head AGENT:SEQ:HASH`) then catches a ledger cut short or rewritten.
+    /// Empty when events go to a server (its receipts play that part).
+    pub fn ledger_heads(&self) -> Vec<LedgerHead> {
+        match &self.ledger_heads {
+            Some(h) => match h.lock() {
+                Ok(m) => ledger::heads_of(&m),
+                Err(p) => ledger::heads_of(&p.into_inner()),
+            },
+            None => Vec::new(),
+        }
     }
 
     /// Queues one event and returns at once (policy `block` may wait up to

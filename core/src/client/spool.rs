@@ -6,7 +6,9 @@
 //!
 //! Layout of the directory: `LOCK` (held by one process), `seg-N.log`,
 //! `cursor` (`"N OFFSET"`: where replay resumes; a lost cursor only means
-//! re-sending batches the server will deduplicate), `rejected/`.
+//! re-sending batches the server will deduplicate), `rejected/`. Beside
+//! them, not the spool's: `receipts.jsonl` (`receipts.rs`) and
+//! `checkpoints.json` (`audit.rs`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};

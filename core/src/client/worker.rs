@@ -19,13 +19,14 @@ use tokio::time::sleep_until;
 use super::config::{ClientConfig, OverflowPolicy};
 use super::ledger::LedgerWriter;
 use super::metrics::Metrics;
+use super::receipts::{now_text, KeptReceipt, ReceiptLog};
 use super::record::{Queued, Slot};
 use super::redaction::redactor_for;
 use super::spool::{Append, Spool};
 use super::transport::{Outcome, Transport};
 use super::wire::{BodyBuilder, IngestResponse};
 use super::EventRedactor;
-use crate::event::Event;
+use crate::event::{Event, EventId};
 use crate::hash::{sha256, Hash};
 use crate::redact::Redactor;
 
@@ -55,6 +56,9 @@ struct Batch {
     no: Option<u64>,
     /// Invalid events dropped while this batch was open, settled with it.
     extra: u64,
+    /// (id, agent) of each event, in batch order, to keep the receipts
+    /// under (empty when receipts are not kept, or read back from the spool).
+    ids: Vec<(EventId, Arc<str>)>,
 }
 
 type SendFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -69,6 +73,8 @@ pub(crate) struct Remote {
     warned_full_at: Option<Instant>,
     full_since_warn: u64,
     marks: Watermark,
+    receipts: Option<ReceiptLog>,
+    receipts_warned: bool,
 }
 
 /// Counts `persisted` as a prefix of record order: batch `n` is added only
@@ -99,7 +105,7 @@ impl Watermark {
 }
 
 impl Remote {
-    pub(crate) fn new(transport: Transport, spool: Spool) -> Self {
+    pub(crate) fn new(transport: Transport, spool: Spool, receipts: Option<ReceiptLog>) -> Self {
         Remote {
             transport,
             spool,
@@ -110,6 +116,8 @@ impl Remote {
             warned_full_at: None,
             full_since_warn: 0,
             marks: Watermark::default(),
+            receipts,
+            receipts_warned: false,
         }
     }
 }
@@ -151,6 +159,10 @@ pub(crate) struct Worker {
     ctrl_open: bool,
     open_invalid: u64,
     overrides: HashMap<Arc<str>, Result<Arc<Redactor>, String>>,
+    /// The open batch's (id, agent) pairs, when receipts are kept.
+    batch_ids: Vec<(EventId, Arc<str>)>,
+    keep_receipts: bool,
+    last_agent: Option<Arc<str>>,
 }
 
 /// Distinct per-call redaction overrides kept compiled (tools × specs is
@@ -172,6 +184,7 @@ impl Worker {
         sink: Sink,
     ) -> Self {
         let high_water = cfg.high_water_mark();
+        let keep_receipts = matches!(&sink, Sink::Remote(r) if r.receipts.is_some());
         Worker {
             cfg,
             metrics,
@@ -189,6 +202,9 @@ impl Worker {
             ctrl_open: true,
             open_invalid: 0,
             overrides: HashMap::new(),
+            batch_ids: Vec::new(),
+            keep_receipts,
+            last_agent: None,
         }
     }
 
@@ -389,6 +405,18 @@ impl Worker {
                 if let Err(len) = self.body.push_event(ev, limits.max_event_bytes) {
                     return self.invalid(ev, &too_large(len));
                 }
+                if self.keep_receipts {
+                    // One Arc per run of events of the same agent.
+                    let agent = match &self.last_agent {
+                        Some(a) if **a == *ev.agent_id => a.clone(),
+                        _ => {
+                            let a: Arc<str> = ev.agent_id.as_str().into();
+                            self.last_agent = Some(a.clone());
+                            a
+                        }
+                    };
+                    self.batch_ids.push((ev.id, agent));
+                }
             }
         }
         self.pending += 1;
@@ -479,6 +507,7 @@ impl Worker {
                     from_spool: false,
                     no: Some(r.marks.take_no()),
                     extra,
+                    ids: std::mem::take(&mut self.batch_ids),
                 };
                 let spill = !r.spool.is_empty()
                     || r.backoff_until.is_some()
@@ -512,6 +541,7 @@ impl Worker {
                             from_spool: true,
                             no: None,
                             extra: 0,
+                            ids: Vec::new(),
                         }
                     }
                     Err(e) => {
@@ -568,6 +598,7 @@ impl Worker {
                 Metrics::add(&m.duplicates, dups);
                 Metrics::add(&m.rejected, refused);
                 Metrics::add(&m.delivered, ok);
+                keep_receipts(r, &batch, &answer, m);
             }
             Outcome::Retry { after, error } => {
                 Metrics::add(&m.retries, 1);
@@ -749,6 +780,94 @@ fn spill_memory(r: &mut Remote, m: &Metrics) {
         r.marks.settle(m, &b);
     }
     m.spool_bytes.store(r.spool.bytes(), Relaxed);
+}
+
+/// Appends the receipts of a delivered batch to the receipt file. Their
+/// agents come from the batch's id list, or, for a batch read back from the
+/// spool, from its body. A failure is counted and logged once; delivery
+/// goes on regardless.
+fn keep_receipts(r: &mut Remote, batch: &Batch, answer: &IngestResponse, m: &Metrics) {
+    let Some(log) = r.receipts.as_mut() else {
+        return;
+    };
+    if answer.receipts.is_empty() {
+        return;
+    }
+    let parsed;
+    let ids: &[(EventId, Arc<str>)] = if batch.ids.is_empty() {
+        parsed = ids_in_body(&batch.body);
+        &parsed
+    } else {
+        &batch.ids
+    };
+    let agents: HashMap<EventId, &Arc<str>> = ids.iter().map(|(id, a)| (*id, a)).collect();
+    let received_at = now_text();
+    let mut lost = 0u64;
+    let kept: Vec<KeptReceipt> = answer
+        .receipts
+        .iter()
+        .filter_map(|x| match agents.get(&x.id) {
+            Some(a) => Some(KeptReceipt {
+                id: x.id,
+                agent_id: a.to_string(),
+                seq: x.seq,
+                hash: x.hash,
+                received_at: received_at.clone(),
+            }),
+            None => {
+                lost += 1;
+                None
+            }
+        })
+        .collect();
+    let failure = match log.append(&kept) {
+        Ok(()) => {
+            Metrics::add(&m.receipts_kept, kept.len() as u64);
+            (lost > 0).then(|| {
+                format!("{lost} receipts name events that were not in their batch; not kept")
+            })
+        }
+        Err(e) => {
+            lost += kept.len() as u64;
+            Some(format!(
+                "could not keep receipts in {}: {e}; delivered events cannot be audited from this machine",
+                log.path().display()
+            ))
+        }
+    };
+    if let Some(msg) = failure {
+        Metrics::add(&m.receipts_failed, lost);
+        if !r.receipts_warned {
+            r.receipts_warned = true;
+            tracing::error!(target: T, "{msg} (counted in metrics.receipts_failed)");
+            m.set_error(msg);
+        }
+    }
+}
+
+/// (id, agent) of every event of a batch body.
+fn ids_in_body(body: &[u8]) -> Vec<(EventId, Arc<str>)> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        events: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        event: Ids,
+    }
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        id: EventId,
+        agent_id: String,
+    }
+    serde_json::from_slice::<Body>(body)
+        .map(|b| {
+            b.events
+                .into_iter()
+                .map(|e| (e.event.id, e.event.agent_id.into()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Exponential backoff with jitter: a random delay in [d/2, d] where

@@ -10,6 +10,7 @@ pub mod compact;
 pub mod leaf;
 pub mod memory;
 pub mod note;
+pub mod org;
 pub mod tree;
 pub mod witness;
 
@@ -18,6 +19,7 @@ pub use compact::Frontier;
 pub use leaf::{empty_root, leaf_bytes, leaf_hash, node_hash, record_hash, LeafError, LEAF_TAG};
 pub use memory::{MemoryTree, MissingHash};
 pub use note::{Note, NoteError, Signature, Signer, Verifier, ALG_COSIGNATURE_V1, ALG_ED25519};
+pub use org::org_verifier;
 pub use tree::{
     append_from_hashes, append_indexes, append_leaves, check_record, check_tree, prove_record,
     prove_tree, record_proof_from_hashes, record_proof_indexes, split_stored_hash_index,

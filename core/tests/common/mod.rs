@@ -3,6 +3,8 @@
 //! event id, answers with receipts, and can be told to fail.
 #![allow(dead_code)]
 
+pub mod tlog_server;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::net::SocketAddr;
