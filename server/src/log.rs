@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sealtrail_core::hash::Hash;
-use sealtrail_core::tlog::{self, AddCheckpoint, Checkpoint, Signer, Verifier, ALG_ED25519};
+use sealtrail_core::tlog::{self, AddCheckpoint, Checkpoint, Signer, Verifier};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -58,10 +58,11 @@ impl Default for LogConfig {
 }
 
 /// The verifier of organisation `org`'s checkpoints, from the log's key:
-/// the same public key, named after the organisation's origin.
+/// the same public key, named after the organisation's origin
+/// (`core::tlog::org_verifier`).
 pub fn org_verifier(log_key: &Verifier, org: Uuid) -> Result<Verifier, String> {
     let origin = tlog::origin(log_key.name(), &org.to_string()).map_err(|e| e.to_string())?;
-    Verifier::new(&origin, ALG_ED25519, &log_key.public_key()).map_err(|e| e.to_string())
+    tlog::org_verifier(log_key, &origin).map_err(|e| e.to_string())
 }
 
 /// Appends to every organisation's tree what was committed since; returns

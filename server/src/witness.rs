@@ -132,23 +132,15 @@ impl WitnessServer {
             .next()
             .unwrap_or_default()
             .to_string();
-        let prefix = format!("{}/", self.log_key.name());
-        if !origin.starts_with(&prefix) {
-            return (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "unknown origin {origin:?}: this witness knows the log {:?}\n",
-                    self.log_key.name()
-                ),
-                text,
-            );
-        }
-        let key = match Verifier::new(&origin, tlog::ALG_ED25519, &self.log_key.public_key()) {
+        let key = match tlog::org_verifier(&self.log_key, &origin) {
             Ok(k) => k,
             Err(e) => {
                 return (
                     StatusCode::NOT_FOUND,
-                    format!("origin {origin:?}: {e}\n"),
+                    format!(
+                        "unknown origin {origin:?}: this witness knows the log {:?} ({e})\n",
+                        self.log_key.name()
+                    ),
                     text,
                 )
             }
