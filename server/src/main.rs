@@ -722,7 +722,14 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 "none" | "forever" => None,
                 d => Some(
                     d.parse::<i32>()
-                        .context("--days is a number of days or none")?,
+                        .ok()
+                        .filter(|d| (1..=db::MAX_RETENTION_DAYS).contains(d))
+                        .with_context(|| {
+                            format!(
+                                "--days is 1 to {} (100 years), or none",
+                                db::MAX_RETENTION_DAYS
+                            )
+                        })?,
                 ),
             };
             db::set_retention(&pool, org_id, days).await?;

@@ -104,3 +104,97 @@ async fn limit_errors_quote_the_configured_limits() {
         .to_string();
     assert!(detail.contains("limit of 262144 bytes"), "{j}");
 }
+
+/// Admin bodies are small: a compressed body that would inflate into a
+/// 256 MiB key name is refused after 16 KiB, and so are long names and
+/// reasons; a retention policy is 1 day to 100 years.
+#[tokio::test]
+async fn admin_bodies_and_values_are_bounded() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let admin = db.key("acme", Role::Admin).await;
+    let mut huge = br#"{"role":"ops","name":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 8 << 20));
+    huge.extend(br#""}"#);
+    let packed = zstd::encode_all(&huge[..], 19).unwrap();
+    assert!(packed.len() < 64 * 1024, "{}", packed.len());
+    let r = call_raw(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        packed,
+        Some("zstd"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+    assert!(r.text().contains("16384"), "{}", r.text());
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        Some(serde_json::json!({"role": "ops", "name": "n".repeat(300)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        Some(serde_json::json!({"role": "ops", "name": "ok\n0 broken chain(s)"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/legal-holds",
+        Some(&admin),
+        Some(serde_json::json!({"reason": "r".repeat(5000)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    for days in [0, 3_000_000] {
+        let r = call(
+            &app,
+            Method::PUT,
+            "/v1/retention",
+            Some(&admin),
+            Some(serde_json::json!({ "days": days })),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{days}: {}", r.text());
+    }
+    let r = call(
+        &app,
+        Method::PUT,
+        "/v1/retention",
+        Some(&admin),
+        Some(serde_json::json!({"days": 36500})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Nothing above was stored: the keys are the admin's own.
+    let keys = get(&app, "/v1/keys", &admin).await.json();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+}
+
+/// Every answer, success or error, is kept out of caches and sniffing.
+#[tokio::test]
+async fn every_response_is_no_store_and_nosniff() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let ops = db.key("acme", Role::Ops).await;
+    for (path, key) in [
+        ("/v1/events", Some(ops.as_str())),
+        ("/v1/events", None),
+        ("/nowhere", Some(ops.as_str())),
+        ("/healthz", None),
+    ] {
+        let r = call(&app, Method::GET, path, key, None).await;
+        assert_eq!(r.headers["cache-control"], "no-store", "{path}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}

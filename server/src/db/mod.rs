@@ -318,6 +318,10 @@ pub async fn retention_run(
         .collect()
 }
 
+/// Longest retention policy: 100 years (`timestamp - interval` stays in
+/// range for every partition).
+pub const MAX_RETENTION_DAYS: i32 = 36_500;
+
 /// Sets an organisation's retention policy (days; None keeps forever).
 pub async fn set_retention(
     pool: &PgPool,

@@ -17,8 +17,31 @@ fn parse_uuid(what: &str, s: &str) -> Result<Uuid, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{what} {s:?} is not a UUID")))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(b).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+/// Largest admin request body, after decompression: a key name or a hold's
+/// reason is text a person types.
+pub const MAX_ADMIN_BODY: usize = 16 * 1024;
+/// Longest key name and legal-hold reason, in bytes.
+const MAX_NAME: usize = 256;
+const MAX_REASON: usize = 4096;
+
+async fn json_body<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Result<T, ApiError> {
+    let b = super::ingest::read_body_limited(body, MAX_ADMIN_BODY, "an admin request").await?;
+    serde_json::from_slice(&b).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+fn text_limit(what: &str, v: &str, max: usize) -> Result<(), ApiError> {
+    if v.len() > max {
+        return Err(ApiError::BadRequest(format!(
+            "{what} is {} bytes; at most {max}",
+            v.len()
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{what} holds a control character (a newline, an escape); write it on one line"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -31,10 +54,13 @@ struct NewKeyReq {
 pub async fn create_key(
     State(state): State<AppState>,
     auth: Auth,
-    body: bytes::Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth.require(Perm::Admin)?;
-    let req: NewKeyReq = json_body(&body)?;
+    let req: NewKeyReq = json_body(body).await?;
+    if let Some(n) = &req.name {
+        text_limit("name", n, MAX_NAME)?;
+    }
     let k = db::keys::create(state.db(), auth.org_id, req.role, req.name.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
@@ -89,12 +115,18 @@ fn time(
 pub async fn create_hold(
     State(state): State<AppState>,
     auth: Auth,
-    body: bytes::Bytes,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth.require(Perm::Admin)?;
-    let req: NewHoldReq = json_body(&body)?;
+    let req: NewHoldReq = json_body(body).await?;
     if req.reason.trim().is_empty() {
         return Err(ApiError::BadRequest("a legal hold needs a reason".into()));
+    }
+    if req.reason.len() > MAX_REASON {
+        return Err(ApiError::BadRequest(format!(
+            "the reason is {} bytes; at most {MAX_REASON}",
+            req.reason.len()
+        )));
     }
     let (from, to) = (time("from", &req.from)?, time("to", &req.to)?);
     if let (Some(f), Some(t)) = (from, to) {
@@ -162,15 +194,16 @@ pub async fn get_retention(
 pub async fn put_retention(
     State(state): State<AppState>,
     auth: Auth,
-    body: bytes::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     auth.require(Perm::Admin)?;
-    let req: RetentionReq = json_body(&body)?;
+    let req: RetentionReq = json_body(body).await?;
     if let Some(d) = req.days {
-        if d < 1 {
-            return Err(ApiError::BadRequest(
-                "days must be at least 1 (or null to keep forever)".into(),
-            ));
+        if !(1..=db::MAX_RETENTION_DAYS).contains(&d) {
+            return Err(ApiError::BadRequest(format!(
+                "days must be 1 to {} (100 years), or null to keep forever",
+                db::MAX_RETENTION_DAYS
+            )));
         }
     }
     db::set_retention(state.db(), auth.org_id, req.days).await?;

@@ -98,16 +98,31 @@ pub async fn ingest(
     Ok((status, Json(IngestResponse { receipts, errors })).into_response())
 }
 
-/// Reads a (decompressed) body up to `limit` bytes.
+/// Reads a (decompressed) batch body up to `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    read_body_limited(body, limit, "the batch").await
+}
+
+/// Reads a (decompressed) body of `what` up to `limit` bytes: a clear 413
+/// past it, having read no more than the limit.
+pub async fn read_body_limited(
+    body: Body,
+    limit: usize,
+    what: &str,
+) -> Result<bytes::Bytes, ApiError> {
     match axum::body::to_bytes(body, limit).await {
         Ok(b) => Ok(b),
         Err(e) => {
             let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
             while let Some(s) = src {
                 if s.is::<http_body_util::LengthLimitError>() {
+                    let hint = if what == "the batch" {
+                        "; send fewer events per batch"
+                    } else {
+                        ""
+                    };
                     return Err(ApiError::TooLarge(format!(
-                        "the batch is over {limit} bytes (after decompression); send fewer events per batch"
+                        "{what} is over {limit} bytes (after decompression){hint}"
                     )));
                 }
                 src = s.source();

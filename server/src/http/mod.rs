@@ -64,7 +64,23 @@ pub fn app(state: AppState) -> Router {
         // string, an unsupported Content-Encoding, an unknown route) get the
         // same JSON body as the handlers' own.
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// Every answer may carry PII, a new key or evidence: no cache keeps it,
+/// and no browser guesses its type.
+async fn no_store(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    res
 }
 
 /// Gives every error response the `{"error", "detail"}` JSON body of
