@@ -198,3 +198,31 @@ async fn every_response_is_no_store_and_nosniff() {
         assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
     }
 }
+
+/// U+0000 in a filter or a path, and a cursor outside 1970..9999, are the
+/// caller's mistakes: 400, not a database error.
+#[tokio::test]
+async fn nul_and_out_of_range_cursors_are_400() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let ops = db.key("acme", Role::Ops).await;
+    let comp = db.key("acme", Role::Compliance).await;
+    for (path, key) in [
+        ("/v1/events?agent_id=a%00b", &ops),
+        ("/v1/events?q=a%00b", &ops),
+        ("/v1/chains/a%00b/verify", &ops),
+        ("/v1/subjects/a%00b/export", &comp),
+        (
+            "/v1/events?cursor=-210866803200000001_01JD0000000000000000000000",
+            &ops,
+        ),
+        (
+            "/v1/events?cursor=253402300800000000_01JD0000000000000000000000",
+            &ops,
+        ),
+    ] {
+        let r = get(&app, path, key).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text());
+        assert_eq!(r.json()["error"], "bad_request", "{path}");
+    }
+}

@@ -57,6 +57,16 @@ fn parse_time(field: &str, s: &Option<String>) -> Result<Option<DateTime<Utc>>, 
 
 impl FilterParams {
     pub fn filter(&self) -> Result<Filter, ApiError> {
+        for (name, v) in [
+            ("agent_id", &self.agent_id),
+            ("actor_id", &self.actor_id),
+            ("session_id", &self.session_id),
+            ("trace_id", &self.trace_id),
+            ("name", &self.name),
+            ("q", &self.q),
+        ] {
+            no_nul(name, v.as_deref())?;
+        }
         if let Some(t) = &self.kind {
             t.parse::<EventType>()
                 .map_err(|e| ApiError::BadRequest(e.message().to_string()))?;
@@ -93,6 +103,16 @@ impl FilterParams {
     }
 }
 
+/// PostgreSQL text cannot hold U+0000: a clear 400, not a database error.
+pub fn no_nul(name: &str, v: Option<&str>) -> Result<(), ApiError> {
+    if v.is_some_and(|v| v.contains('\0')) {
+        return Err(ApiError::BadRequest(format!(
+            "{name} holds U+0000 (%00), which no stored value can; remove it"
+        )));
+    }
+    Ok(())
+}
+
 pub fn encode_cursor(e: &StoredEvent) -> String {
     format!("{}_{}", e.event.ts.as_micros(), e.event.id)
 }
@@ -101,6 +121,8 @@ fn decode_cursor(s: &str) -> Result<Cursor, ApiError> {
     let bad = || ApiError::BadRequest(format!("cursor {s:?} is not one this server gave out"));
     let (ts, id) = s.split_once('_').ok_or_else(bad)?;
     let micros: i64 = ts.parse().map_err(|_| bad())?;
+    // Event times lie in 1970..=9999 (docs/chain-spec.md §1); so do cursors.
+    sealtrail_core::Timestamp::from_micros(micros).map_err(|_| bad())?;
     let id: EventId = id.parse().map_err(|_| bad())?;
     Ok(Cursor {
         ts: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,

@@ -34,13 +34,23 @@ impl Format {
 
 pub const CSV_HEADER: &str = "id,seq,ts,agent_id,type,actor_id,session_id,trace_id,parent_id,name,decision,error_type,cost_usd,latency_ms,content_hash,prev_hash,hash,event\n";
 
+/// One CSV cell. A cell a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return: text an agent's tool
+/// saw can) is written with a leading `'`, which spreadsheets show as text
+/// (OWASP's CSV injection advice); the JSON Lines export is exact.
 fn csv_field(out: &mut String, s: &str) {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let s: std::borrow::Cow<str> = if formula {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));
         out.push('"');
     } else {
-        out.push_str(s);
+        out.push_str(&s);
     }
 }
 
@@ -185,6 +195,7 @@ pub async fn subject_export(
     Query(p): Query<FilterParams>,
 ) -> Result<Response, ApiError> {
     auth.require(Perm::Export)?;
+    super::events::no_nul("actor_id", Some(&actor_id))?;
     let format = Format::parse(p.format.as_deref())?;
     let filter = Filter {
         actor_id: Some(actor_id),
@@ -202,4 +213,30 @@ pub async fn subject_export(
         format,
         format!("sealtrail-subject.{ext}"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, want) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("", ""),
+        ] {
+            let mut out = String::new();
+            csv_field(&mut out, cell);
+            assert_eq!(out, want, "{cell:?}");
+        }
+    }
 }

@@ -59,6 +59,7 @@ pub async fn verify_agent(
     Path(agent_id): Path<String>,
 ) -> Result<Response, ApiError> {
     auth.require(Perm::Read)?;
+    super::events::no_nul("agent_id", Some(&agent_id))?;
     let heads = db::events::chains(state.db(), auth.org_id, Some(&agent_id)).await?;
     let Some(head) = heads.into_iter().next() else {
         return Err(ApiError::NotFound(format!(
