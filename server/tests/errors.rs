@@ -226,3 +226,68 @@ async fn nul_and_out_of_range_cursors_are_400() {
         assert_eq!(r.json()["error"], "bad_request", "{path}");
     }
 }
+
+/// The last admin key of an organisation cannot be deactivated.
+#[tokio::test]
+async fn the_last_admin_key_stays() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let admin = db.key("acme", Role::Admin).await;
+    let keys = get(&app, "/v1/keys", &admin).await.json();
+    let first = keys["keys"][0]["id"].as_str().unwrap().to_string();
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/keys/{first}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(r.text().contains("last active admin key"), "{}", r.text());
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        Some(serde_json::json!({"role": "admin"})),
+    )
+    .await;
+    let second = r.json()["key"].as_str().unwrap().to_string();
+    let second_id = r.json()["info"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/keys/{first}"),
+        Some(&second),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let keys = get(&app, "/v1/keys", &second).await.json();
+    let second_id = if second_id.is_empty() {
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"].as_str() != Some(first.as_str()))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    } else {
+        second_id
+    };
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/keys/{second_id}"),
+        Some(&second),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+}

@@ -629,3 +629,41 @@ async fn search_words_are_indexed_in_order_up_to_the_cap() {
         r.text()
     );
 }
+
+/// Two batches with the same ids under different agents, in opposite
+/// orders, at once: one stores them, the other answers duplicate_id for
+/// each; never a deadlock's 500.
+#[tokio::test]
+async fn opposite_order_duplicates_answer_duplicate_id() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    for round in 0..6 {
+        let a: Vec<_> = (0..40).map(|i| event(&format!("a{round}"), i)).collect();
+        let mut b: Vec<_> = a
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.agent_id = format!("b{round}");
+                e
+            })
+            .collect();
+        b.reverse();
+        let (ra, rb) = tokio::join!(ingest(&app, &key, a), ingest(&app, &key, b));
+        let mut stored = 0;
+        for r in [&ra, &rb] {
+            assert!(
+                matches!(r.status.as_u16(), 200 | 207 | 422),
+                "round {round}: {} {}",
+                r.status,
+                r.text()
+            );
+            let j = r.json();
+            stored += j["receipts"].as_array().unwrap().len();
+            for e in j["errors"].as_array().unwrap() {
+                assert_eq!(e["error"], "duplicate_id", "{e}");
+            }
+        }
+        assert_eq!(stored, 40, "round {round}: each id stored once");
+    }
+}

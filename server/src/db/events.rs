@@ -78,6 +78,15 @@ pub async fn ingest(
                     "event ids kept colliding with concurrent batches".into(),
                 ))
             }
+            // Two batches holding the same ids in opposite orders wait on
+            // each other's unique-key entries; PostgreSQL cancels one. It
+            // retries looking the ids up, and answers duplicate_id for those
+            // the other batch stored.
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("40P01") && attempt < 5 =>
+            {
+                continue
+            }
             Err(e) => return Err(e),
         }
     }

@@ -130,11 +130,39 @@ pub async fn list(pool: &PgPool, org_id: Uuid) -> Result<Vec<KeyInfo>, sqlx::Err
 }
 
 /// Deactivates a key of `org_id`; false if the org has no such key.
-pub async fn deactivate(pool: &PgPool, org_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+/// What [`deactivate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivated {
+    Done,
+    NotFound,
+    /// The key is the organisation's last active admin key: without it
+    /// nobody could manage keys, holds or retention.
+    LastAdmin,
+}
+
+pub async fn deactivate(pool: &PgPool, org_id: Uuid, id: Uuid) -> Result<Deactivated, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // The organisation's admin keys, locked: two admins removing each other
+    // at once cannot leave none.
+    let admins: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE org_id = $1 AND role = 'admin' AND active
+         ORDER BY id FOR UPDATE",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if admins == [id] {
+        return Ok(Deactivated::LastAdmin);
+    }
     let r = sqlx::query("UPDATE api_keys SET active = false WHERE org_id = $1 AND id = $2")
         .bind(org_id)
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(r.rows_affected() == 1)
+    tx.commit().await?;
+    Ok(if r.rows_affected() == 1 {
+        Deactivated::Done
+    } else {
+        Deactivated::NotFound
+    })
 }

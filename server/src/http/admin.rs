@@ -81,12 +81,15 @@ pub async fn delete_key(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Perm::Admin)?;
     let id = parse_uuid("key id", &id)?;
-    if db::keys::deactivate(state.db(), auth.org_id, id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!(
+    match db::keys::deactivate(state.db(), auth.org_id, id).await? {
+        db::keys::Deactivated::Done => Ok(StatusCode::NO_CONTENT),
+        db::keys::Deactivated::NotFound => Err(ApiError::NotFound(format!(
             "no key {id} in this organisation"
-        )))
+        ))),
+        db::keys::Deactivated::LastAdmin => Err(ApiError::Conflict(format!(
+            "key {id} is the organisation's last active admin key; create another admin key \
+             first (POST /v1/keys with role admin)"
+        ))),
     }
 }
 
