@@ -14,6 +14,7 @@ Standard library only. Prints a table: case, status, error kind, detail.
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -208,6 +209,7 @@ def main() -> int:
             "ops": server.create_key("acme", "ops"),
             "other_ingest": server.create_key("globex", "ingest"),
             "other_ops": server.create_key("globex", "ops"),
+            "admin": server.create_key("acme", "admin"),
         }
         t = Suite(server, cluster, keys)
         url = server.url
@@ -358,6 +360,29 @@ def main() -> int:
                     t.check(f"SQL meta-chars in {f}= ({v[:14]}…)", st, b, 200, None, extra_ok=n == 0 and not slow)
         st, b = h.http("GET", url + "/v1/events?" + urllib.parse.urlencode({"colour": evil}), key=keys["ops"])
         t.check("unknown filter", st, b, 400, ("bad_request", ""))
+        st, b = h.http("GET", url + "/v1/events?agent_id=a%00b", key=keys["ops"])
+        t.check("NUL in a filter", st, b, 400, "bad_request")
+        st, b = h.http("GET", url + "/v1/chains/a%00b/verify", key=keys["ops"])
+        t.check("NUL in a path", st, b, 400, "bad_request")
+        st, b = h.http("GET", url + "/v1/events?cursor=-210866803200000001_01JD0000000000000000000000",
+                       key=keys["ops"])
+        t.check("cursor before 4713 BC", st, b, 400, "bad_request")
+
+        # --- admin bodies and values
+        gz = gzip.compress(b'{"role":"ops","name":"' + b"a" * (64 * MiB) + b'"}', 9)
+        st, b = h.http("POST", url + "/v1/keys", gz, headers={"Content-Encoding": "gzip"}, key=keys["admin"])
+        t.check(f"admin body: {len(gz) // 1024} KiB gzip -> 64 MiB key name", st, b, 413, "too_large")
+        st, b = h.http("POST", url + "/v1/legal-holds", json.dumps({"reason": "r" * 10_000}).encode(),
+                       key=keys["admin"])
+        t.check("legal hold reason of 10 KB", st, b, 400, "bad_request")
+        st, b = h.http("POST", url + "/v1/legal-holds", json.dumps({"reason": "r" * (64 * MiB)}).encode(),
+                       key=keys["admin"])
+        t.check("legal hold reason of 64 MiB", st, b, 413, "too_large")
+        st, b = h.http("PUT", url + "/v1/retention", b'{"days": 3000000}', key=keys["admin"])
+        t.check("retention of 3,000,000 days", st, b, 400, "bad_request")
+        st, b = h.http("POST", url + "/v1/keys", json.dumps({"role": "ops", "name": "x\n0 broken chain(s)"}).encode(),
+                       key=keys["admin"])
+        t.check("key name with a newline", st, b, 400, "bad_request")
 
         # --- nothing stored changed except the control events
         rows1, heads1 = h.row_count(cluster), h.chain_heads(cluster)
