@@ -13,3 +13,4 @@ cargo bench -p sealtrail-server --bench validate # the server's CPU per event be
 cargo bench -p sealtrail-server --bench ingest
 cargo bench -p sealtrail-server --bench verify   # on the database the ingest run leaves
 cargo bench -p sealtrail-server --bench query
+cargo bench -p sealtrail-server --bench log      # the transparency log: ingest on ÷ off, lag, verify --checkpoints, proofs at 1M
