@@ -56,7 +56,9 @@ test('Node agent → server → PostgreSQL; verify passes', { skip, timeout: 120
     r = cli('export', '--org', org)
     assert.equal(r.status, 0, r.stderr)
     const lines = r.stdout.trim().split('\n').filter(Boolean)
-    assert.equal(lines.length, 2 * CALLS + 1, serverErr)
+    // The events, then the trailer of a complete export.
+    assert.equal(lines.length, 2 * CALLS + 2, serverErr)
+    assert.deepEqual(JSON.parse(lines.at(-1)), { complete: true, rows: 2 * CALLS + 1 })
   } finally {
     server.kill('SIGTERM')
   }

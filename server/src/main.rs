@@ -14,7 +14,7 @@ use sealtrail_server::config::{
     parse_duration, DbTimeouts, ServerConfig, TimeWindow, DEFAULT_DB_ROLE, MAX_PAST_LIMIT,
 };
 use sealtrail_server::db;
-use sealtrail_server::http::export::{format_line, Format, CSV_HEADER};
+use sealtrail_server::http::export::{failure_line, format_line, trailer, Format, CSV_HEADER};
 use sealtrail_server::http::verify::{chain_line, headless_line};
 use sealtrail_server::search::SearchConfig;
 use sealtrail_server::AppState;
@@ -701,9 +701,18 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 w.write_all(format_line(format, &r).as_bytes())?;
                 n += 1;
             }
-            w.flush()?;
-            task.await??;
-            eprintln!("exported {n} events");
+            match task.await? {
+                Ok(_) => {
+                    w.write_all(trailer(format, n).as_bytes())?;
+                    w.flush()?;
+                    eprintln!("exported {n} events (complete)");
+                }
+                Err(e) => {
+                    w.write_all(failure_line(format, n).as_bytes())?;
+                    w.flush()?;
+                    bail!("the export stopped after {n} events, incomplete: {e}");
+                }
+            }
         }
         Command::Retention {
             command: RetentionCommand::Run { db: dba, dry_run },

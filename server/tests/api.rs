@@ -126,8 +126,10 @@ async fn export_jsonl_csv_and_subject() {
     let comp = t.key("acme", Role::Compliance).await;
     let r = get(&app, "/v1/export?format=jsonl", &comp).await;
     assert_eq!(r.status, StatusCode::OK);
-    let lines = r.lines();
-    assert_eq!(lines.len(), 30);
+    let mut lines = r.lines();
+    assert_eq!(lines.len(), 31);
+    // A complete export ends with a trailer that says so and counts rows.
+    assert_eq!(lines.pop().unwrap(), json!({"complete": true, "rows": 30}));
     // Each exported event re-hashes to its content hash.
     for l in &lines {
         let e: sealtrail_core::Event = serde_json::from_value(l["event"].clone()).unwrap();
@@ -144,10 +146,12 @@ async fn export_jsonl_csv_and_subject() {
         .starts_with("text/csv"));
     let text = r.text();
     assert!(text.starts_with("id,seq,ts,agent_id"));
-    assert_eq!(text.lines().count(), 11);
+    assert_eq!(text.lines().count(), 12);
+    assert_eq!(text.lines().last(), Some("#complete,rows=10"));
     let r = get(&app, "/v1/subjects/user-2/export", &comp).await;
     assert_eq!(r.status, StatusCode::OK);
-    let lines = r.lines();
+    let mut lines = r.lines();
+    assert_eq!(lines.pop().unwrap()["rows"], 10);
     assert_eq!(lines.len(), 10);
     assert!(lines.iter().all(|l| l["event"]["actor_id"] == "user-2"));
     let r = get(&app, "/v1/export?format=xml", &comp).await;
@@ -378,11 +382,14 @@ async fn organisations_are_isolated_on_every_endpoint() {
         .await
         .lines();
     assert_eq!(v.last().unwrap()["chains"], 0);
-    assert!(get(&app, "/v1/export", &b_comp).await.body.is_empty());
-    assert!(get(&app, "/v1/subjects/user-1/export", &b_comp)
-        .await
-        .body
-        .is_empty());
+    let none = "{\"complete\":true,\"rows\":0}\n";
+    assert_eq!(get(&app, "/v1/export", &b_comp).await.text(), none);
+    assert_eq!(
+        get(&app, "/v1/subjects/user-1/export", &b_comp)
+            .await
+            .text(),
+        none
+    );
     let keys = get(&app, "/v1/keys", &b_admin).await.json();
     assert!(keys["keys"]
         .as_array()
@@ -606,4 +613,58 @@ async fn retention_drops_old_partitions_but_not_held_ones() {
         .await
         .unwrap();
     assert_eq!(n, 2);
+}
+
+/// A failed export never looks complete: an error before the first row is
+/// an HTTP error, and one after it ends the body with a failure line, no
+/// trailer, and an aborted transfer.
+#[tokio::test]
+async fn a_failed_export_does_not_look_complete() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let t = TestDb::new().await;
+    let app = t.app();
+    let key = t.key("acme", Role::Ingest).await;
+    let comp = t.key("acme", Role::Compliance).await;
+    for c in 0..3 {
+        let events: Vec<_> = (0..900).map(|i| event(&format!("a{c}"), i)).collect();
+        assert_eq!(ingest(&app, &key, events).await.status, StatusCode::OK);
+    }
+    // Mid-stream: the first page is read, then the server loses the right
+    // to read (as a killed session or a failed disk would make it fail).
+    let req = axum::http::Request::get("/v1/export")
+        .header("authorization", format!("Bearer {comp}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    sqlx::raw_sql("REVOKE SELECT ON audit_events FROM sealtrail_app")
+        .execute(&t.su)
+        .await
+        .unwrap();
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => got.extend_from_slice(f.data_ref().map(|d| d.as_ref()).unwrap_or_default()),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the transfer ended cleanly");
+    let text = String::from_utf8(got).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["complete"], false, "{last}");
+    assert!(last["rows"].as_u64().unwrap() >= 2000, "{last}");
+    assert!(!text.contains("\"complete\":true"));
+    // Before the first row: an HTTP error, not an empty 200.
+    let r = get(&app, "/v1/export", &comp).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text());
+    sqlx::raw_sql("GRANT SELECT ON audit_events TO sealtrail_app")
+        .execute(&t.su)
+        .await
+        .unwrap();
 }

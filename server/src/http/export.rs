@@ -106,54 +106,99 @@ pub fn format_line(format: Format, r: &Result<StoredEvent, BadRow>) -> String {
     }
 }
 
-fn stream_export(
+/// The last line of a complete export: JSON Lines `{"complete": true,
+/// "rows": N}`; CSV a line `#complete,rows=N` (documented in
+/// docs/server.md). An export without it did not finish.
+pub fn trailer(format: Format, rows: u64) -> String {
+    match format {
+        Format::Jsonl => format!("{{\"complete\":true,\"rows\":{rows}}}\n"),
+        Format::Csv => format!("#complete,rows={rows}\n"),
+    }
+}
+
+/// The line an export that failed ends with (no trailer follows).
+pub fn failure_line(format: Format, rows: u64) -> String {
+    let why = "the export stopped: database error (logged); this file is incomplete";
+    match format {
+        Format::Jsonl => format!("{{\"complete\":false,\"rows\":{rows},\"error\":\"{why}\"}}\n"),
+        Format::Csv => format!("#incomplete,rows={rows},error={why}\n"),
+    }
+}
+
+/// Streams an export: rows, then the trailer. The first page is read
+/// before the answer starts, so an error there is an HTTP error; an error
+/// later ends the body with a failure line and aborts the transfer.
+async fn stream_export(
     state: AppState,
     org_id: uuid::Uuid,
     filter: Filter,
     format: Format,
     filename: String,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(32);
+) -> Result<Response, ApiError> {
     let (rtx, mut rrx) = mpsc::channel(256);
     let db_state = state.clone();
+    let mut task =
+        tokio::spawn(async move { events::export_to(db_state.db(), org_id, &filter, rtx).await });
+    // The first row, or the end of an export that failed or is empty.
+    let first = rrx.recv().await;
+    let mut early: Option<Result<u64, sqlx::Error>> = None;
+    if first.is_none() {
+        let r = (&mut task)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let r = r.map_err(ApiError::Db)?;
+        early = Some(Ok(r));
+    }
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(32);
     tokio::spawn(async move {
-        if let Err(e) = events::export_to(db_state.db(), org_id, &filter, rtx).await {
-            tracing::error!(target: "sealtrail::export", error = %e, "export stopped");
-        }
-    });
-    tokio::spawn(async move {
-        if format == Format::Csv
-            && tx
-                .send(Bytes::from_static(CSV_HEADER.as_bytes()))
-                .await
-                .is_err()
-        {
-            return;
-        }
         let mut buf = String::with_capacity(64 * 1024);
+        if format == Format::Csv {
+            buf.push_str(CSV_HEADER);
+        }
         let mut n = 0u64;
-        while let Some(r) = rrx.recv().await {
+        let mut next = first;
+        while let Some(r) = next {
             buf.push_str(&format_line(format, &r));
             n += 1;
             if buf.len() >= 60 * 1024
                 && tx
-                    .send(Bytes::from(std::mem::take(&mut buf)))
+                    .send(Ok(Bytes::from(std::mem::take(&mut buf))))
                     .await
                     .is_err()
             {
+                task.abort();
                 return;
             }
+            next = rrx.recv().await;
         }
-        if !buf.is_empty() {
-            let _ = tx.send(Bytes::from(buf)).await;
-        }
+        let outcome = match early {
+            Some(r) => r,
+            None => match task.await {
+                Ok(r) => r,
+                Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
+            },
+        };
         Metrics::add(&state.metrics().exported_rows, n);
+        match outcome {
+            Ok(_) => {
+                buf.push_str(&trailer(format, n));
+                let _ = tx.send(Ok(Bytes::from(buf))).await;
+            }
+            Err(e) => {
+                tracing::error!(target: "sealtrail::export", error = %e, rows = n, "export stopped");
+                buf.push_str(&failure_line(format, n));
+                let _ = tx.send(Ok(Bytes::from(buf))).await;
+                let _ = tx
+                    .send(Err(std::io::Error::other("the export stopped")))
+                    .await;
+            }
+        }
     });
     let ctype = match format {
         Format::Jsonl => "application/x-ndjson",
         Format::Csv => "text/csv; charset=utf-8",
     };
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, ctype.to_string()),
             (
@@ -161,9 +206,9 @@ fn stream_export(
                 format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        super::channel_body(rx),
+        super::fallible_body(rx),
     )
-        .into_response()
+        .into_response())
 }
 
 pub async fn export(
@@ -179,13 +224,14 @@ pub async fn export(
     } else {
         "jsonl"
     };
-    Ok(stream_export(
+    stream_export(
         state,
         auth.org_id,
         filter,
         format,
         format!("sealtrail-export.{ext}"),
-    ))
+    )
+    .await
 }
 
 pub async fn subject_export(
@@ -206,13 +252,14 @@ pub async fn subject_export(
     } else {
         "jsonl"
     };
-    Ok(stream_export(
+    stream_export(
         state,
         auth.org_id,
         filter,
         format,
         format!("sealtrail-subject.{ext}"),
-    ))
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -147,3 +147,12 @@ pub fn channel_body(rx: mpsc::Receiver<Bytes>) -> Body {
     });
     Body::from_stream(stream)
 }
+
+/// A streaming body that can fail: an `Err` aborts the response (the
+/// chunked transfer ends without its last chunk), so the client sees an
+/// incomplete transfer, never a cleanly ended one.
+pub fn fallible_body(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Body {
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    Body::from_stream(stream)
+}
