@@ -291,3 +291,36 @@ async fn the_last_admin_key_stays() {
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
 }
+
+/// A search is bounded in text and words: a clear 400 before any query.
+#[tokio::test]
+async fn searches_are_bounded() {
+    let db = TestDb::new().await;
+    let app = db.app();
+    let ops = db.key("acme", Role::Ops).await;
+    let many = (0..5000)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let r = get(
+        &app,
+        &format!("/v1/events?q={}", many.replace(' ', "+")),
+        &ops,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("at most 1024"), "{}", r.text());
+    let forty = (0..40)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join("+");
+    let r = get(&app, &format!("/v1/events?q={forty}"), &ops).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("40 words"), "{}", r.text());
+    let ten = (0..10)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join("+OR+");
+    let r = get(&app, &format!("/v1/events?q={ten}"), &ops).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}

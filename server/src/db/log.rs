@@ -538,9 +538,10 @@ pub async fn lock_checkpoints(tx: &mut sqlx::PgConnection, org: Uuid) -> Result<
 /// Every stored hash of `org`'s log, in index order (for verification:
 /// about 64 bytes per leaf).
 pub async fn all_stored_hashes(pool: &PgPool, org: Uuid) -> Result<Vec<Hash>, LogError> {
+    let mut scan = super::long_read(pool).await?;
     let rows = sqlx::query("SELECT start, hashes FROM log_hashes WHERE org_id = $1 ORDER BY start")
         .bind(org)
-        .fetch_all(pool)
+        .fetch_all(&mut *scan)
         .await?;
     let mut out: Vec<Hash> = Vec::new();
     for r in rows {
@@ -572,11 +573,12 @@ pub async fn stored_links(
     org: Uuid,
 ) -> Result<HashMap<String, (u64, Vec<Hash>)>, sqlx::Error> {
     use futures_util::TryStreamExt;
+    let mut scan = super::long_read(pool).await?;
     let mut rows = sqlx::query(
         "SELECT agent_id, seq, hash FROM audit_events WHERE org_id = $1 ORDER BY agent_id, seq",
     )
     .bind(org)
-    .fetch(pool);
+    .fetch(&mut *scan);
     let mut out: HashMap<String, (u64, Vec<Hash>)> = HashMap::new();
     let mut current: Option<(String, u64, Vec<Hash>)> = None;
     while let Some(r) = rows.try_next().await? {

@@ -204,6 +204,20 @@ pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> 
         .collect())
 }
 
+/// A read-only transaction for one long scan (verifying a whole
+/// organisation, recomputing its log) without the pool's statement timeout:
+/// such a scan takes as long as the data does. Every other statement keeps
+/// its timeout.
+pub async fn long_read(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql("SET LOCAL statement_timeout = 0; SET TRANSACTION READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// `year * 12 + month0`, the key of a month.
 pub fn month_key(d: NaiveDate) -> i32 {
     d.year() * 12 + d.month0() as i32

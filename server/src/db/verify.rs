@@ -58,11 +58,12 @@ async fn verify_chain_links(
         }),
     )
     .with_base(head.base_seq, head.base_hash);
+    let mut scan = super::long_read(pool).await?;
     let mut rows = sqlx::query(VERIFY_SQL)
         .bind(org_id)
         .bind(&head.agent_id)
         .bind(head.base_seq as i64)
-        .fetch(pool);
+        .fetch(&mut *scan);
     // Rows are read here while the previous chunk is decoded and hashed on
     // a blocking thread: reading and hashing overlap.
     let mut pending: Option<ChunkTask> = None;
@@ -390,7 +391,8 @@ pub async fn verify_org(
     let by_agent: HashMap<&str, &ChainHead> =
         heads.iter().map(|h| (h.agent_id.as_str(), h)).collect();
     let mut headless: BTreeSet<String> = BTreeSet::new();
-    let mut rows = sqlx::query(ORG_SQL).bind(org_id).fetch(pool);
+    let mut scan = super::long_read(pool).await?;
+    let mut rows = sqlx::query(ORG_SQL).bind(org_id).fetch(&mut *scan);
     // Rows are decoded and hashed on blocking threads, two chunks at a time,
     // while the next chunk is read; chunks are applied in order.
     let mut pending: std::collections::VecDeque<ChunkTask> = std::collections::VecDeque::new();
@@ -589,12 +591,13 @@ async fn copy_digests(
     pool: &PgPool,
     org_id: Uuid,
 ) -> Result<HashMap<String, sha2::digest::Output<Sha256>>, sqlx::Error> {
+    let mut scan = super::long_read(pool).await?;
     let mut rows = sqlx::query(
         "SELECT agent_id, seq, hash, content_hash FROM event_ids
          WHERE org_id = $1 ORDER BY agent_id, seq",
     )
     .bind(org_id)
-    .fetch(pool);
+    .fetch(&mut *scan);
     let mut out = HashMap::new();
     let mut cur: Option<(String, Sha256)> = None;
     while let Some(r) = rows.next().await {

@@ -78,6 +78,16 @@ impl FilterParams {
                 )));
             }
         }
+        // A search is bounded: its text and its words (each word is a GIN
+        // lookup; 5,000 OR-terms held pooled connections for minutes).
+        if let Some(q) = &self.q {
+            if q.len() > MAX_Q_BYTES {
+                return Err(ApiError::BadRequest(format!(
+                    "q is {} bytes; a search is at most {MAX_Q_BYTES}",
+                    q.len()
+                )));
+            }
+        }
         // Rewritten to the words the index holds (see crate::search).
         let q = match self.q.as_deref().filter(|q| !q.trim().is_empty()) {
             None => None,
@@ -87,6 +97,17 @@ impl FilterParams {
                 ))
             })?),
         };
+        if let Some(q) = &q {
+            let words = q
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "or" | "OR"))
+                .count();
+            if words > MAX_Q_WORDS {
+                return Err(ApiError::BadRequest(format!(
+                    "q has {words} words; a search is at most {MAX_Q_WORDS} words"
+                )));
+            }
+        }
         Ok(Filter {
             agent_id: self.agent_id.clone(),
             actor_id: self.actor_id.clone(),
@@ -112,6 +133,10 @@ pub fn no_nul(name: &str, v: Option<&str>) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// The longest search text and the most words in it.
+pub const MAX_Q_BYTES: usize = 1024;
+pub const MAX_Q_WORDS: usize = 32;
 
 pub fn encode_cursor(e: &StoredEvent) -> String {
     format!("{}_{}", e.event.ts.as_micros(), e.event.id)
