@@ -11,6 +11,7 @@ pub mod log;
 pub mod maintenance;
 pub mod metrics;
 pub mod search;
+pub mod serve;
 pub mod state;
 pub mod witness;
 

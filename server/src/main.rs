@@ -114,6 +114,17 @@ enum Command {
         max_future: Duration,
         #[command(flatten)]
         log: LogArgs,
+        /// A request's headers must arrive within this (idle keep-alive
+        /// connections close after it too).
+        #[arg(long, env = "SEALTRAIL_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+        header_timeout: Duration,
+        /// A request's body must arrive within this.
+        #[arg(long, env = "SEALTRAIL_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+        body_timeout: Duration,
+        /// Connections open at once (at most the open-file limit less 64).
+        #[arg(long, env = "SEALTRAIL_MAX_HTTP_CONNECTIONS", default_value_t = 1024,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        max_http_connections: u32,
     },
     /// Apply pending migrations (run as the database owner).
     Migrate {
@@ -417,7 +428,15 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             max_past,
             max_future,
             log,
+            header_timeout,
+            body_timeout,
+            max_http_connections,
         } => {
+            sealtrail_server::http::ingest::BODY_TIMEOUT_MS.store(
+                body_timeout.as_millis().clamp(1, u64::MAX as u128) as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let max_http_connections = max_http_connections as usize;
             if max_past > MAX_PAST_LIMIT {
                 bail!("SEALTRAIL_MAX_PAST is at most 100 years");
             }
@@ -443,7 +462,15 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 },
                 timeouts: dba.timeouts(),
             };
-            serve(cfg, &dba, log.config()?).await?;
+            let http = sealtrail_server::serve::HttpLimits {
+                header_timeout,
+                max_connections: sealtrail_server::serve::fit_connections(max_http_connections),
+            };
+            if http.max_connections < max_http_connections {
+                tracing::warn!(target: "sealtrail::http", cap = http.max_connections,
+                    "SEALTRAIL_MAX_HTTP_CONNECTIONS lowered to fit the open-file limit");
+            }
+            serve(cfg, &dba, log.config()?, http).await?;
         }
         Command::Keys {
             command:
@@ -547,11 +574,15 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             tracing::info!(target: "sealtrail::witness", %listen, key = %vkey, "witnessing");
-            axum::serve(
+            sealtrail_server::serve::serve(
                 listener,
                 sealtrail_server::witness::router(std::sync::Arc::new(server)),
+                sealtrail_server::serve::HttpLimits {
+                    max_connections: sealtrail_server::serve::fit_connections(256),
+                    ..Default::default()
+                },
+                shutdown_signal(),
             )
-            .with_graceful_shutdown(shutdown_signal())
             .await?;
         }
         Command::Partitions { db: dba, from, to } => {
@@ -764,6 +795,7 @@ async fn serve(
     cfg: ServerConfig,
     dba: &DbArgs,
     log: sealtrail_server::log::LogConfig,
+    http: sealtrail_server::serve::HttpLimits,
 ) -> anyhow::Result<()> {
     if cfg.migrate {
         let done = db::migrate(&cfg.database_url).await.context(
@@ -809,9 +841,13 @@ async fn serve(
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(target: "sealtrail::http", listen = %cfg.listen, "serving");
-    axum::serve(listener, sealtrail_server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    sealtrail_server::serve::serve(
+        listener,
+        sealtrail_server::app(state),
+        http,
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

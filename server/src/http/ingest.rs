@@ -103,14 +103,33 @@ pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiErro
     read_body_limited(body, limit, "the batch").await
 }
 
-/// Reads a (decompressed) body of `what` up to `limit` bytes: a clear 413
-/// past it, having read no more than the limit.
+/// How long a request body may take to arrive, in ms
+/// (`SEALTRAIL_BODY_TIMEOUT`, 60 s: 16 MiB in it is about 280 KB/s). A body
+/// sent a byte at a time no longer holds its connection. Set once at start.
+pub static BODY_TIMEOUT_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(60_000);
+
+fn body_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(BODY_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Reads a (decompressed) body of `what` up to `limit` bytes, within
+/// [`BODY_TIMEOUT_MS`]: a clear 413 past the limit, having read no more
+/// than it, and a 408 past the deadline.
 pub async fn read_body_limited(
     body: Body,
     limit: usize,
     what: &str,
 ) -> Result<bytes::Bytes, ApiError> {
-    match axum::body::to_bytes(body, limit).await {
+    let deadline = body_timeout();
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(ApiError::Timeout(format!(
+            "{what} did not arrive within {:.1} s; send it faster or smaller",
+            deadline.as_secs_f64()
+        )));
+    };
+    match read {
         Ok(b) => Ok(b),
         Err(e) => {
             let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
