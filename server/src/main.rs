@@ -121,6 +121,9 @@ enum Command {
         /// A request's body must arrive within this.
         #[arg(long, env = "SEALTRAIL_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
         body_timeout: Duration,
+        /// Serve /metrics on this address only (not on the API's listener).
+        #[arg(long, env = "SEALTRAIL_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
         /// Connections open at once (at most the open-file limit less 64).
         #[arg(long, env = "SEALTRAIL_MAX_HTTP_CONNECTIONS", default_value_t = 1024,
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -430,6 +433,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             log,
             header_timeout,
             body_timeout,
+            metrics_listen,
             max_http_connections,
         } => {
             sealtrail_server::http::ingest::BODY_TIMEOUT_MS.store(
@@ -470,7 +474,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                 tracing::warn!(target: "sealtrail::http", cap = http.max_connections,
                     "SEALTRAIL_MAX_HTTP_CONNECTIONS lowered to fit the open-file limit");
             }
-            serve(cfg, &dba, log.config()?, http).await?;
+            serve(cfg, &dba, log.config()?, http, metrics_listen).await?;
         }
         Command::Keys {
             command:
@@ -796,6 +800,7 @@ async fn serve(
     dba: &DbArgs,
     log: sealtrail_server::log::LogConfig,
     http: sealtrail_server::serve::HttpLimits,
+    metrics_listen: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     if cfg.migrate {
         let done = db::migrate(&cfg.database_url).await.context(
@@ -841,6 +846,22 @@ async fn serve(
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(target: "sealtrail::http", listen = %cfg.listen, "serving");
+    if let Some(addr) = metrics_listen {
+        let ml = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener {addr}"))?;
+        let app = sealtrail_server::http::metrics_app(state.clone());
+        tracing::info!(target: "sealtrail::http", listen = %addr, "metrics on their own listener");
+        tokio::spawn(sealtrail_server::serve::serve(
+            ml,
+            app,
+            sealtrail_server::serve::HttpLimits {
+                max_connections: 64,
+                ..http
+            },
+            std::future::pending(),
+        ));
+    }
     sealtrail_server::serve::serve(
         listener,
         sealtrail_server::app(state),

@@ -29,6 +29,9 @@ pub struct Inner {
     /// The log's verifier key, when the server signs checkpoints: `POST
     /// /v1/verify` checks the stored checkpoints with it.
     pub log_key: std::sync::OnceLock<sealtrail_core::tlog::Verifier>,
+    /// `/metrics` is served on its own listener (`SEALTRAIL_METRICS_LISTEN`),
+    /// not on the API's.
+    pub metrics_elsewhere: std::sync::atomic::AtomicBool,
     /// When each key's `last_used_at` was last written, to write it at most
     /// once a minute rather than on every request.
     pub key_touched: Mutex<HashMap<Uuid, Instant>>,
@@ -55,6 +58,7 @@ impl AppState {
             window,
             maintenance: tokio::sync::Notify::new(),
             log_key: std::sync::OnceLock::new(),
+            metrics_elsewhere: std::sync::atomic::AtomicBool::new(false),
             key_touched: Mutex::new(HashMap::new()),
         }))
     }

@@ -324,3 +324,22 @@ async fn searches_are_bounded() {
     let r = get(&app, &format!("/v1/events?q={ten}"), &ops).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
+
+/// With a metrics listener of its own, the API's /metrics is gone and the
+/// metrics router serves them.
+#[tokio::test]
+async fn metrics_can_move_to_their_own_listener() {
+    let db = TestDb::new().await;
+    let state = sealtrail_server::AppState::new(db.pool.clone(), Default::default());
+    let api = sealtrail_server::app(state.clone());
+    let r = call(&api, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let metrics = sealtrail_server::http::metrics_app(state);
+    let r = call(&api, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let r = call(&metrics, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("sealtrail_events_stored_total"));
+    let r = call(&metrics, Method::GET, "/v1/events", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

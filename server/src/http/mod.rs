@@ -68,6 +68,19 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The metrics listener's router (`SEALTRAIL_METRICS_LISTEN`): `/metrics`
+/// only, without a key; keep it on an address only the monitoring reaches.
+pub fn metrics_app(state: AppState) -> Router {
+    state
+        .0
+        .metrics_elsewhere
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    Router::new()
+        .route("/metrics", get(ops::metrics_only))
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(state)
+}
+
 /// Every answer may carry PII, a new key or evidence: no cache keeps it,
 /// and no browser guesses its type.
 async fn no_store(mut res: Response) -> Response {

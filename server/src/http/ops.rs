@@ -70,7 +70,30 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics (server-wide counts, no organisation's data); on
+/// the API's listener unless `SEALTRAIL_METRICS_LISTEN` gives them one of
+/// their own.
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    if state
+        .0
+        .metrics_elsewhere
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "not_found", "detail": "metrics are served on SEALTRAIL_METRICS_LISTEN"})),
+        )
+            .into_response();
+    }
+    metrics_text(state).await.into_response()
+}
+
+/// `/metrics` on the metrics listener.
+pub async fn metrics_only(State(state): State<AppState>) -> impl IntoResponse {
+    metrics_text(state).await
+}
+
+async fn metrics_text(state: AppState) -> impl IntoResponse {
     let pool = state.db();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
