@@ -99,6 +99,55 @@ pub struct Auth {
     pub key_id: Uuid,
     pub org_id: Uuid,
     pub role: Role,
+    /// The key is limited to some agent ids (`keys create --agents`); ingest
+    /// reads the patterns when set.
+    pub scoped: bool,
+}
+
+/// Checks the agent id patterns of a new key: ingest keys only, 1 to 64
+/// patterns of 1 to 256 bytes without control characters.
+pub fn check_agent_patterns(role: Role, agents: &[String]) -> Result<(), String> {
+    if role != Role::Ingest {
+        return Err(format!(
+            "only an ingest key can be limited to agents; this one's role is {role}"
+        ));
+    }
+    if agents.is_empty() || agents.len() > 64 {
+        return Err("give 1 to 64 agent id patterns (e.g. support-*)".into());
+    }
+    for a in agents {
+        if a.is_empty() || a.len() > 256 || a.chars().any(char::is_control) {
+            return Err(format!(
+                "agent pattern {a:?}: 1 to 256 bytes, no control characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `agent` matches the glob `pattern` (`*` is any run of
+/// characters, everything else itself). Linear in both lengths times the
+/// number of stars, which are few in a key's patterns.
+pub fn agent_matches(pattern: &str, agent: &str) -> bool {
+    let (p, a) = (pattern.as_bytes(), agent.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < a.len() {
+        if i < p.len() && p[i] == b'*' {
+            star = Some((i, j));
+            i += 1;
+        } else if i < p.len() && p[i] == a[j] {
+            i += 1;
+            j += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == b'*')
 }
 
 impl Auth {
@@ -181,5 +230,31 @@ async fn touch(state: &AppState, key_id: Uuid) {
         if let Err(e) = crate::db::keys::touch(state.db(), key_id).await {
             tracing::warn!(target: "sealtrail::auth", error = %e, "could not record key use");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agent_matches;
+
+    #[test]
+    fn agent_globs() {
+        for (p, a, want) in [
+            ("support-*", "support-7", true),
+            ("support-*", "support-", true),
+            ("support-*", "billing-1", false),
+            ("*-eu", "support-eu", true),
+            ("*-eu", "support-us", false),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("*", "", true),
+        ] {
+            assert_eq!(agent_matches(p, a), want, "{p} {a}");
+        }
+        // Repeated stars and near misses stay fast (bounded lengths).
+        let a = "a".repeat(256);
+        assert!(!agent_matches(&format!("{}b", "*a".repeat(100)), &a));
     }
 }

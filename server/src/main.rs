@@ -15,7 +15,7 @@ use sealtrail_server::config::{
 };
 use sealtrail_server::db;
 use sealtrail_server::http::export::{failure_line, format_line, trailer, Format, CSV_HEADER};
-use sealtrail_server::http::verify::{chain_line, headless_line};
+use sealtrail_server::http::verify::{chain_line, headless_line, keys_note};
 use sealtrail_server::search::SearchConfig;
 use sealtrail_server::AppState;
 
@@ -376,6 +376,10 @@ enum KeysCommand {
         role: Role,
         #[arg(long)]
         name: Option<String>,
+        /// Limit an ingest key to these agent ids: patterns where * is any
+        /// run of characters, comma separated (e.g. 'support-*').
+        #[arg(long, value_delimiter = ',')]
+        agents: Vec<String>,
     },
 }
 
@@ -483,11 +487,22 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     org,
                     role,
                     name,
+                    agents,
                 },
         } => {
+            let agents = (!agents.is_empty()).then_some(agents);
+            if let Some(a) = &agents {
+                sealtrail_server::auth::check_agent_patterns(role, a)
+                    .map_err(|e| anyhow::anyhow!("--agents: {e}"))?;
+            }
+            if org.chars().any(char::is_control) || org.trim().is_empty() {
+                bail!("--org: an organisation name is printed and logged; give one without control characters");
+            }
             let pool = dba.pool().await?;
             let org_id = db::keys::org_by_name(&pool, &org).await?;
-            let k = db::keys::create(&pool, org_id, role, name.as_deref()).await?;
+            let k =
+                db::keys::create_scoped(&pool, org_id, role, name.as_deref(), agents.as_deref())
+                    .await?;
             eprintln!("organisation {org} ({org_id}); key {} with role {role}. Store the key now: it is not shown again.", k.info.id);
             println!("{}", k.key);
         }
@@ -960,6 +975,7 @@ async fn verify(
     let started = Instant::now();
     let (mut total, mut broken) = (0u64, 0u64);
     for (org_id, name) in orgs {
+        let mut keys_used = std::collections::HashMap::new();
         let results: Vec<(String, db::verify::ChainResult)> = if let Some(agent) = &agent {
             let heads = db::events::chains(&pool, org_id, Some(agent)).await?;
             let Some(head) = heads.first() else {
@@ -987,6 +1003,7 @@ async fn verify(
                     serde_json::json!({"org": name, "line": headless_line(a)})
                 );
             }
+            keys_used = report.keys_used;
             report
                 .chains
                 .into_iter()
@@ -999,10 +1016,9 @@ async fn verify(
                 Ok(v) => total += v.count,
                 Err(_) => broken += 1,
             }
-            println!(
-                "{}",
-                serde_json::json!({"org": name, "line": chain_line(&agent_id, &r)})
-            );
+            let mut line = chain_line(&agent_id, &r);
+            keys_note(&mut line, keys_used.get(&agent_id).copied());
+            println!("{}", serde_json::json!({"org": name, "line": line}));
         }
     }
     let secs = started.elapsed().as_secs_f64();

@@ -667,3 +667,56 @@ async fn opposite_order_duplicates_answer_duplicate_id() {
         assert_eq!(stored, 40, "round {round}: each id stored once");
     }
 }
+
+/// An ingest key limited to `support-*` appends only to those chains;
+/// verification names a chain appended by more than one key.
+#[tokio::test]
+async fn keys_scoped_to_agents_and_chains_with_several_keys() {
+    let t = TestDb::new().await;
+    let app = t.app();
+    let admin = t.key("acme", Role::Admin).await;
+    let ops = t.key("acme", Role::Ops).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        Some(json!({"role": "ingest", "agents": ["support-*"]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["agents"], json!(["support-*"]));
+    let scoped = r.json()["key"].as_str().unwrap().to_string();
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/keys",
+        Some(&admin),
+        Some(json!({"role": "ops", "agents": ["x"]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+
+    let r = ingest(
+        &app,
+        &scoped,
+        vec![event("support-1", 0), event("billing", 1)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["receipts"].as_array().unwrap().len(), 1);
+    assert_eq!(j["errors"][0]["error"], "forbidden_agent");
+    assert_eq!(j["errors"][0]["index"], 1);
+
+    // Another (unscoped) key appends to the same chain: verify says so.
+    let other = t.key("acme", Role::Ingest).await;
+    let r = ingest(&app, &other, vec![event("support-1", 2)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let lines = call(&app, Method::POST, "/v1/verify", Some(&ops), None)
+        .await
+        .lines();
+    let chain = lines.iter().find(|l| l["agent_id"] == "support-1").unwrap();
+    assert_eq!(chain["ok"], true);
+    assert_eq!(chain["keys"], 2, "{chain}");
+}

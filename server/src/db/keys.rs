@@ -8,10 +8,12 @@ use uuid::Uuid;
 use crate::auth::{generate_key, key_prefix, Auth, Role};
 
 pub async fn lookup(pool: &PgPool, key_hash: &[u8; 32]) -> Result<Option<Auth>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, org_id, role FROM api_keys WHERE key_hash = $1 AND active")
-        .bind(&key_hash[..])
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, org_id, role, agents IS NOT NULL FROM api_keys WHERE key_hash = $1 AND active",
+    )
+    .bind(&key_hash[..])
+    .fetch_optional(pool)
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let role: String = row.try_get(2)?;
     let role = role
@@ -21,7 +23,16 @@ pub async fn lookup(pool: &PgPool, key_hash: &[u8; 32]) -> Result<Option<Auth>, 
         key_id: row.try_get(0)?,
         org_id: row.try_get(1)?,
         role,
+        scoped: row.try_get(3)?,
     }))
+}
+
+/// The agent id patterns a key is limited to (None: every agent).
+pub async fn key_agents(pool: &PgPool, key_id: Uuid) -> Result<Option<Vec<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT agents FROM api_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_one(pool)
+        .await
 }
 
 pub async fn touch(pool: &PgPool, key_id: Uuid) -> Result<(), sqlx::Error> {
@@ -54,6 +65,9 @@ pub struct KeyInfo {
     pub role: Role,
     pub name: Option<String>,
     pub prefix: String,
+    /// Agent id patterns an ingest key is limited to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<String>>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -73,10 +87,23 @@ pub async fn create(
     role: Role,
     name: Option<&str>,
 ) -> Result<NewKey, sqlx::Error> {
+    create_scoped(pool, org_id, role, name, None).await
+}
+
+/// [`create`], an ingest key limited to agent id patterns when `agents`
+/// is given (checked by the caller: 1 to 64 patterns, ingest role).
+pub async fn create_scoped(
+    pool: &PgPool,
+    org_id: Uuid,
+    role: Role,
+    name: Option<&str>,
+    agents: Option<&[String]>,
+) -> Result<NewKey, sqlx::Error> {
     let (key, hash) = generate_key();
     let id = Uuid::new_v4();
     let created_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO api_keys (id, org_id, key_hash, prefix, role, name) VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO api_keys (id, org_id, key_hash, prefix, role, name, agents)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          RETURNING created_at",
     )
     .bind(id)
@@ -85,6 +112,7 @@ pub async fn create(
     .bind(key_prefix(&key))
     .bind(role.as_str())
     .bind(name)
+    .bind(agents)
     .fetch_one(pool)
     .await?;
     Ok(NewKey {
@@ -94,6 +122,7 @@ pub async fn create(
             role,
             name: name.map(str::to_string),
             prefix: key_prefix(&key),
+            agents: agents.map(<[String]>::to_vec),
             active: true,
             created_at,
             last_used_at: None,
@@ -104,7 +133,7 @@ pub async fn create(
 
 pub async fn list(pool: &PgPool, org_id: Uuid) -> Result<Vec<KeyInfo>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, org_id, role, name, prefix, active, created_at, last_used_at
+        "SELECT id, org_id, role, name, prefix, active, created_at, last_used_at, agents
          FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
     )
     .bind(org_id)
@@ -121,6 +150,7 @@ pub async fn list(pool: &PgPool, org_id: Uuid) -> Result<Vec<KeyInfo>, sqlx::Err
                     .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
                 name: r.try_get(3)?,
                 prefix: r.try_get(4)?,
+                agents: r.try_get(8)?,
                 active: r.try_get(5)?,
                 created_at: r.try_get(6)?,
                 last_used_at: r.try_get(7)?,

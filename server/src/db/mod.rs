@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "transparency_log",
         include_str!("../../migrations/0006_transparency_log.sql"),
     ),
+    (
+        7,
+        "key_agents",
+        include_str!("../../migrations/0007_key_agents.sql"),
+    ),
 ];
 
 /// Advisory lock key held while migrating, so two replicas never race.

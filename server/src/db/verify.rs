@@ -332,6 +332,8 @@ struct Walk {
     /// SHA-256 over each accepted link's (seq, hash, content hash) in seq
     /// order, compared with the same over `event_ids`' copies.
     copies: Sha256,
+    /// The API keys that appended the chain's links.
+    keys: BTreeSet<String>,
     next: u64,
     /// Records read before their turn (rows are read in storage order).
     early: BTreeMap<u64, Vec<Checked>>,
@@ -344,6 +346,9 @@ pub struct OrgReport {
     pub chains: Vec<(ChainHead, ChainResult)>,
     /// Agents with stored events but no chain head: rows written around the server.
     pub headless: Vec<String>,
+    /// How many API keys appended each chain's verified links (more than
+    /// one: several agents, or a key used for another's chain).
+    pub keys_used: HashMap<String, usize>,
 }
 
 const ORG_SQL: &str = "SELECT agent_id, seq, id, ts, type, actor_id, session_id, trace_id, \
@@ -382,6 +387,7 @@ pub async fn verify_org(
             Walk {
                 verifier,
                 copies: Sha256::new(),
+                keys: BTreeSet::new(),
                 next: h.base_seq + 1,
                 early: BTreeMap::new(),
                 broken: None,
@@ -443,6 +449,7 @@ pub async fn verify_org(
     }
     let mut chains: Vec<(ChainHead, ChainResult)> = Vec::with_capacity(heads.len());
     let mut digests: HashMap<String, Sha256> = HashMap::with_capacity(heads.len());
+    let mut keys_used: HashMap<String, usize> = HashMap::with_capacity(heads.len());
     for h in heads {
         let Some(mut w) = walks.remove(&h.agent_id) else {
             continue;
@@ -459,6 +466,7 @@ pub async fn verify_org(
             None => w.verifier.finish(),
         };
         digests.insert(h.agent_id.clone(), w.copies);
+        keys_used.insert(h.agent_id.clone(), w.keys.len());
         chains.push((h, result));
     }
     // event_ids' copies, compared chain by chain through a digest (one scan
@@ -494,6 +502,7 @@ pub async fn verify_org(
     }
     Ok(OrgReport {
         chains,
+        keys_used,
         headless: headless.into_iter().collect(),
     })
 }
@@ -509,6 +518,9 @@ async fn advance(
     match w.verifier.push(&rec) {
         Ok(()) => {
             w.next = rec.seq + 1;
+            if !w.keys.contains(&rec.key_id) {
+                w.keys.insert(rec.key_id.clone());
+            }
             copy_digest(
                 &mut w.copies,
                 rec.seq,

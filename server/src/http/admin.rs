@@ -49,6 +49,8 @@ fn text_limit(what: &str, v: &str, max: usize) -> Result<(), ApiError> {
 struct NewKeyReq {
     role: Role,
     name: Option<String>,
+    /// An ingest key limited to these agent id patterns (`support-*`).
+    agents: Option<Vec<String>>,
 }
 
 pub async fn create_key(
@@ -61,7 +63,17 @@ pub async fn create_key(
     if let Some(n) = &req.name {
         text_limit("name", n, MAX_NAME)?;
     }
-    let k = db::keys::create(state.db(), auth.org_id, req.role, req.name.as_deref()).await?;
+    if let Some(a) = &req.agents {
+        crate::auth::check_agent_patterns(req.role, a).map_err(ApiError::BadRequest)?;
+    }
+    let k = db::keys::create_scoped(
+        state.db(),
+        auth.org_id,
+        req.role,
+        req.name.as_deref(),
+        req.agents.as_deref(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::to_value(k).unwrap_or(Value::Null)),

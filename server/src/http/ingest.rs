@@ -42,6 +42,33 @@ pub async fn ingest(
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     Metrics::add(&state.metrics().batches, 1);
+    // A key limited to some agents appends to their chains only.
+    let mut valid = valid;
+    if auth.scoped {
+        let patterns = db::keys::key_agents(state.db(), auth.key_id)
+            .await?
+            .unwrap_or_default();
+        let allowed = |agent: &str| {
+            patterns
+                .iter()
+                .any(|p| crate::auth::agent_matches(p, agent))
+        };
+        let (ok, refused): (Vec<_>, Vec<_>) =
+            valid.into_iter().partition(|e| allowed(&e.event.agent_id));
+        valid = ok;
+        for e in refused {
+            errors.push(event_error(
+                e.index,
+                Some(e.event.id.to_string()),
+                "forbidden_agent",
+                format!(
+                    "event {}: this key may append only for agents {patterns:?}, not {:?}; use \
+                     that agent's key",
+                    e.index, e.event.agent_id
+                ),
+            ));
+        }
+    }
 
     // Partitions are made ahead by the maintenance task, never here: a
     // month without one (the task is behind) answers 503 and the client

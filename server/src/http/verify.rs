@@ -31,6 +31,16 @@ pub fn chain_line(agent_id: &str, r: &db::verify::ChainResult) -> Value {
     }
 }
 
+/// Adds `"keys": n` to a chain's line when more than one API key appended
+/// it: each agent should hold its own key (`keys create --agents`).
+pub fn keys_note(line: &mut Value, keys: Option<usize>) {
+    if let (Some(n), Value::Object(o)) = (keys, line) {
+        if n > 1 {
+            o.insert("keys".into(), json!(n));
+        }
+    }
+}
+
 /// The line for events of an agent that has no chain head.
 pub fn headless_line(agent_id: &str) -> Value {
     json!({"agent_id": agent_id, "ok": false, "seq": 1, "reason": "forged",
@@ -104,7 +114,9 @@ pub async fn verify_org(State(state): State<AppState>, auth: Auth) -> Result<Res
                 Ok(v) => events += v.count,
                 Err(_) => broken += 1,
             }
-            if tx.send(line(chain_line(&head.agent_id, r))).await.is_err() {
+            let mut l = chain_line(&head.agent_id, r);
+            keys_note(&mut l, report.keys_used.get(&head.agent_id).copied());
+            if tx.send(line(l)).await.is_err() {
                 return;
             }
         }
