@@ -10,6 +10,9 @@ use sealtrail_core::client::{Client, ClientConfig};
 
 /// The API key core's loopback log server accepts.
 const KEY: &str = "test-key";
+#[path = "../../core/tests/common/loopback.rs"]
+#[allow(dead_code)]
+mod loopback;
 #[path = "../../core/tests/common/tlog_server.rs"]
 #[allow(dead_code)]
 mod tlog_server;

@@ -3,7 +3,10 @@
 //! event id, answers with receipts, and can be told to fail.
 #![allow(dead_code)]
 
+pub mod loopback;
 pub mod tlog_server;
+
+use loopback::Loopback;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -166,8 +169,7 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
 pub struct TestServer {
     pub addr: SocketAddr,
     pub state: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Loopback,
 }
 
 impl TestServer {
@@ -176,53 +178,19 @@ impl TestServer {
     }
 
     pub fn start_on(port: u16, state: Shared) -> TestServer {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                    .await
-                    .unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route("/v1/events", post(ingest))
-                    .with_state(st);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx.recv().unwrap();
+        let app = Router::new()
+            .route("/v1/events", post(ingest))
+            .with_state(state.clone());
+        let server = Loopback::start(port, app);
         TestServer {
-            addr,
+            addr: server.addr,
             state,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -21,6 +21,7 @@ use sealtrail_core::{Hash, SealedEvent};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::loopback::Loopback;
 use super::KEY;
 
 pub const LOG_NAME: &str = "log.test/sealtrail";
@@ -279,8 +280,7 @@ async fn consistency(
 pub struct LogServer {
     pub addr: SocketAddr,
     pub state: LogShared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Loopback,
 }
 
 impl LogServer {
@@ -296,55 +296,21 @@ impl LogServer {
             altered: HashMap::new(),
             corrupt_proofs: false,
         })));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let st = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-                    .await
-                    .unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route("/v1/events", post(ingest))
-                    .route("/v1/proofs/inclusion", get(inclusion))
-                    .route("/v1/proofs/consistency", get(consistency))
-                    .route("/v1/checkpoints/latest", get(latest))
-                    .with_state(st);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let addr = addr_rx.recv().unwrap();
+        let app = Router::new()
+            .route("/v1/events", post(ingest))
+            .route("/v1/proofs/inclusion", get(inclusion))
+            .route("/v1/proofs/consistency", get(consistency))
+            .route("/v1/checkpoints/latest", get(latest))
+            .with_state(state.clone());
+        let server = Loopback::start(0, app);
         LogServer {
-            addr,
+            addr: server.addr,
             state,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for LogServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -428,15 +428,7 @@ pub async fn latest_checkpoint(
     pool: &PgPool,
     org: Uuid,
 ) -> Result<Option<StoredCheckpoint>, sqlx::Error> {
-    sqlx::query(
-        "SELECT size, root, note, signed_at FROM log_checkpoints
-         WHERE org_id = $1 ORDER BY size DESC LIMIT 1",
-    )
-    .bind(org)
-    .fetch_optional(pool)
-    .await?
-    .map(|r| checkpoint_row(&r))
-    .transpose()
+    Ok(latest_checkpoints(pool, org, 1).await?.pop())
 }
 
 /// The checkpoint of `org` at exactly `size`.
@@ -470,6 +462,23 @@ pub async fn checkpoints_since(
     )
     .bind(org)
     .bind(since as i64)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(checkpoint_row).collect()
+}
+
+/// The newest `limit` checkpoints of `org`, newest first.
+pub async fn latest_checkpoints(
+    pool: &PgPool,
+    org: Uuid,
+    limit: i64,
+) -> Result<Vec<StoredCheckpoint>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT size, root, note, signed_at FROM log_checkpoints
+         WHERE org_id = $1 ORDER BY size DESC LIMIT $2",
+    )
+    .bind(org)
     .bind(limit)
     .fetch_all(pool)
     .await?;

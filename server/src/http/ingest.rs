@@ -37,13 +37,12 @@ pub async fn ingest(
     let bytes = read_body(body, MAX_BATCH_BYTES).await?;
     let (limits, search) = (state.0.limits, state.0.search);
     let window = Window::around_now(state.0.window);
-    let (valid, mut errors) =
+    let (mut valid, mut errors) =
         tokio::task::spawn_blocking(move || validate_batch(&bytes, &limits, &search, &window))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     Metrics::add(&state.metrics().batches, 1);
     // A key limited to some agents appends to their chains only.
-    let mut valid = valid;
     if auth.scoped {
         let patterns = db::keys::key_agents(state.db(), auth.key_id)
             .await?
