@@ -19,11 +19,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sealtrail_core::wire::IngestBatch;
-use sealtrail_core::{Limits, Timestamp};
-use sealtrail_server::auth::Role;
+use sealtrail_server::db;
 use sealtrail_server::db::copy::CopyBinary;
-use sealtrail_server::{db, AppState};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
 use support::*;
@@ -53,47 +50,11 @@ async fn main() {
         ),
     };
     let opts = fresh_db("sealtrail_bench_ingest").await;
-    let pool = db::connect_with(opts.clone(), Some("sealtrail_app"), 16)
-        .await
-        .unwrap();
-    let org = db::keys::org_by_name(&pool, "bench").await.unwrap();
-    let key = db::keys::create(&pool, org, Role::Ingest, None)
-        .await
-        .unwrap()
-        .key;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = sealtrail_server::app(AppState::with_search(
-        pool.clone(),
-        Limits::default(),
-        search,
-    ));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let BenchServer {
+        pool, key, addr, ..
+    } = bench_server(opts.clone(), search).await;
     // Bodies are made (and sealed) before timing: that is the client's work.
-    let mut rng = Rng::new(7);
-    let mut bodies: Vec<Vec<Bytes>> = Vec::new();
-    let mut sample = 0usize;
-    for c in 0..clients {
-        let mut mine = Vec::new();
-        for b in 0..batches {
-            let agent = format!("agent-{c}-{}", b % 4);
-            let events: Vec<_> = (0..BATCH)
-                .map(|_| {
-                    make_event(&mut rng, &agent, Timestamp::now(), EVENT_BYTES)
-                        .seal(&Limits::default())
-                        .unwrap()
-                })
-                .collect();
-            if sample == 0 {
-                sample = events[0].event.canonical_bytes().len();
-            }
-            mine.push(Bytes::from(
-                serde_json::to_vec(&IngestBatch { events }).unwrap(),
-            ));
-        }
-        bodies.push(mine);
-    }
+    let (bodies, sample) = batch_bodies(clients, batches, BATCH, EVENT_BYTES);
     let total = clients * batches * BATCH;
     eprintln!("prepared {total} events ({sample} bytes canonical each), {clients} clients");
 

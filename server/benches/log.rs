@@ -27,8 +27,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sealtrail_core::tlog::{Signer, ALG_ED25519};
-use sealtrail_core::wire::IngestBatch;
-use sealtrail_core::{Limits, Timestamp};
+use sealtrail_core::Limits;
 use sealtrail_server::auth::Role;
 use sealtrail_server::log::{self as slog, CheckpointKeys, Checkpointer, LogConfig};
 use sealtrail_server::{db, AppState};
@@ -57,39 +56,14 @@ struct IngestRun {
 }
 
 async fn ingest_run(name: &str, clients: usize, batches: usize, log: bool) -> IngestRun {
-    let opts = fresh_db(name).await;
-    let pool = db::connect_with(opts, Some("sealtrail_app"), 16)
-        .await
-        .unwrap();
-    let org = db::keys::org_by_name(&pool, "bench").await.unwrap();
-    let key = db::keys::create(&pool, org, Role::Ingest, None)
-        .await
-        .unwrap()
-        .key;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = sealtrail_server::app(AppState::new(pool.clone(), Limits::default()));
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let mut rng = Rng::new(7);
-    let mut bodies: Vec<Vec<Bytes>> = Vec::new();
-    for c in 0..clients {
-        let mut mine = Vec::new();
-        for b in 0..batches {
-            let agent = format!("agent-{c}-{}", b % 4);
-            let events: Vec<_> = (0..BATCH)
-                .map(|_| {
-                    make_event(&mut rng, &agent, Timestamp::now(), 1024)
-                        .seal(&Limits::default())
-                        .unwrap()
-                })
-                .collect();
-            mine.push(Bytes::from(
-                serde_json::to_vec(&IngestBatch { events }).unwrap(),
-            ));
-        }
-        bodies.push(mine);
-    }
+    let BenchServer {
+        pool,
+        org,
+        key,
+        addr,
+        task: server,
+    } = bench_server(fresh_db(name).await, Default::default()).await;
+    let (bodies, _) = batch_bodies(clients, batches, BATCH, 1024);
     let total = clients * batches * BATCH;
 
     // With the log on: the integrator as `serve` runs it (every second, or

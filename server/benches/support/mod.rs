@@ -225,3 +225,80 @@ pub async fn postgres_pids(pool: &sqlx::PgPool, conns: usize, aux: bool) -> Vec<
     .map(|p| p as u32)
     .collect()
 }
+
+/// The ingest benchmarks' server: in this process, on loopback, over a pool
+/// of 16 connections in the server's role, for organisation "bench".
+pub struct BenchServer {
+    pub pool: sqlx::PgPool,
+    pub org: uuid::Uuid,
+    /// An ingest key of "bench".
+    pub key: String,
+    pub addr: std::net::SocketAddr,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn bench_server(
+    opts: PgConnectOptions,
+    search: sealtrail_server::search::SearchConfig,
+) -> BenchServer {
+    use sealtrail_server::db;
+    let pool = db::connect_with(opts, Some("sealtrail_app"), 16)
+        .await
+        .unwrap();
+    let org = db::keys::org_by_name(&pool, "bench").await.unwrap();
+    let key = db::keys::create(&pool, org, sealtrail_server::auth::Role::Ingest, None)
+        .await
+        .unwrap()
+        .key;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = sealtrail_server::app(sealtrail_server::AppState::with_search(
+        pool.clone(),
+        sealtrail_core::Limits::default(),
+        search,
+    ));
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    BenchServer {
+        pool,
+        org,
+        key,
+        addr,
+        task,
+    }
+}
+
+/// Each client's batch bodies, made (and sealed) before timing, as a client
+/// does: `batches` batches of `batch` events of about `size` bytes, for
+/// agents `agent-{client}-{0..4}`. Also the canonical size of one event.
+pub fn batch_bodies(
+    clients: usize,
+    batches: usize,
+    batch: usize,
+    size: usize,
+) -> (Vec<Vec<bytes::Bytes>>, usize) {
+    let limits = sealtrail_core::Limits::default();
+    let mut rng = Rng::new(7);
+    let mut sample = 0;
+    let bodies = (0..clients)
+        .map(|c| {
+            (0..batches)
+                .map(|b| {
+                    let agent = format!("agent-{c}-{}", b % 4);
+                    let events: Vec<_> = (0..batch)
+                        .map(|_| {
+                            make_event(&mut rng, &agent, Timestamp::now(), size)
+                                .seal(&limits)
+                                .unwrap()
+                        })
+                        .collect();
+                    if sample == 0 {
+                        sample = events[0].event.canonical_bytes().len();
+                    }
+                    let body = sealtrail_core::wire::IngestBatch { events };
+                    bytes::Bytes::from(serde_json::to_vec(&body).unwrap())
+                })
+                .collect()
+        })
+        .collect();
+    (bodies, sample)
+}
